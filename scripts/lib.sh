@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the zcuring scripts. Source it; do not run it.
+#
+# Every script fails with one clear line ("zcuring: <what>: <why>") and a
+# non-zero exit status; nothing here edits apt sources or $HOME.
+
+ZC_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ZC_BUILD=${ZC_BUILD:-$ZC_TOP/build}
+ZC_LINUX=$ZC_BUILD/linux
+ZC_VENV=$ZC_BUILD/venv
+ZC_PROG=$(basename "$0")
+
+# The Debian source package the series is built on.
+ZC_SRC_PKG=linux-source-6.1
+ZC_SRC_TAR=/usr/src/linux-source-6.1.tar.xz
+
+# virtme-ng is pinned: its init and config defaults change between releases.
+ZC_VNG_VERSION=1.42
+
+die() {
+	echo "zcuring: $ZC_PROG: $*" >&2
+	exit 1
+}
+
+log() {
+	echo "==> $*" >&2
+}
+
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 ||
+			die "required tool '$c' not found (run scripts/setup-host)"
+	done
+}
+
+# Read a KEY=VALUE file (kernel-config/TESTED) without sourcing it.
+kv_get() {
+	sed -n "s/^$2=//p" "$1" | head -n1
+}
+
+ncpus() {
+	nproc 2>/dev/null || echo 2
+}
