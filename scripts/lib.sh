@@ -6,7 +6,7 @@
 
 ZC_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ZC_BUILD=${ZC_BUILD:-$ZC_TOP/build}
-ZC_LINUX=$ZC_BUILD/linux
+ZC_LINUX=${ZC_LINUX:-$ZC_BUILD/linux}
 ZC_VENV=$ZC_BUILD/venv
 ZC_PROG=$(basename "$0")
 
