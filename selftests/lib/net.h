@@ -97,18 +97,19 @@ static inline void zc_sockbufs(int fd, int bytes)
 }
 
 /*
- * A connected pair across the namespaces: *tx in ZC_NS_A, *rx in ZC_NS_B.
- * type is SOCK_STREAM (TCP) or SOCK_DGRAM (UDP). Returns 0 or -errno.
+ * A connected pair: *tx created in namespace ns_tx, *rx in ns_rx (NULL:
+ * the current namespace), the receiver bound to ip_rx. type is
+ * SOCK_STREAM (TCP) or SOCK_DGRAM (UDP). Returns 0 or -errno.
  */
-static inline int zc_pair(int family, int type, int *tx, int *rx)
+static inline int zc_pair_at(const char *ns_tx, const char *ns_rx, int family,
+			     int type, const char *ip_rx, int *tx, int *rx)
 {
-	const char *ip_b = family == AF_INET ? ZC_ADDR4_B : ZC_ADDR6_B;
 	struct sockaddr_storage ss;
-	socklen_t len = zc_sockaddr(family, ip_b, 0, &ss);
+	socklen_t len = zc_sockaddr(family, ip_rx, 0, &ss);
 	int one = 1, lfd, ret;
 
 	*tx = *rx = -1;
-	lfd = zc_socket_in(ZC_NS_B, family, type);
+	lfd = zc_socket_in(ns_rx, family, type);
 	if (lfd < 0)
 		return lfd;
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -117,7 +118,7 @@ static inline int zc_pair(int family, int type, int *tx, int *rx)
 	    getsockname(lfd, (struct sockaddr *)&ss, &len) ||
 	    (type == SOCK_STREAM && listen(lfd, 1)))
 		goto err;
-	*tx = zc_socket_in(ZC_NS_A, family, type);
+	*tx = zc_socket_in(ns_tx, family, type);
 	if (*tx < 0) {
 		ret = *tx;
 		close(lfd);
@@ -143,6 +144,13 @@ err:
 		close(*tx);
 	*tx = *rx = -1;
 	return ret;
+}
+
+/* The test pair: *tx in ZC_NS_A, *rx in ZC_NS_B, over veth. */
+static inline int zc_pair(int family, int type, int *tx, int *rx)
+{
+	return zc_pair_at(ZC_NS_A, ZC_NS_B, family, type,
+			  family == AF_INET ? ZC_ADDR4_B : ZC_ADDR6_B, tx, rx);
 }
 
 /* Byte at stream offset off of pattern seed: no short period. */
