@@ -349,11 +349,15 @@ TEST_F(send_zc_bad, nonzero_addr3)
 	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring, false));
 }
 
+/* SENDMSG_ZC has no fixed-buffer mode, even with a valid buffer index. */
 TEST_F(send_zc_bad, sendmsg_zc_fixed_buf)
 {
 	struct iovec iov = { self->buf, 8 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
+	struct io_uring_sqe *sqe;
+
+	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_BUFFERS, &iov, 1));
+	sqe = zc_get_sqe(&self->ring);
 
 	sqe->opcode = IORING_OP_SENDMSG_ZC;
 	sqe->fd = self->sock;
