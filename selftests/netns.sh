@@ -17,7 +17,7 @@ zc_netns_up() {
 }
 
 zc_netns_down() {
-	ip netns del zc-a 2>/dev/null
-	ip netns del zc-b 2>/dev/null
+	ip netns del zc-a 2>/dev/null || true
+	ip netns del zc-b 2>/dev/null || true
 	return 0
 }
