@@ -123,7 +123,7 @@ static void rx_release(struct rx *rx, uint64_t off)
 
 	if (--rx->held[idx] == 0)
 		rx->held_end[idx] = 0;
-	zc_zcrx_queue(rx->z, off, 0);
+	zc_zcrx_queue_on(rx->ring, rx->z, off, 0);
 }
 
 static void rx_return_pending(struct rx *rx)

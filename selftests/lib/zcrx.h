@@ -105,7 +105,33 @@ static inline int zc_zcrx_setup(struct zc_ring *r, struct zc_zcrx *z,
 	return ret ? ret : zc_zcrx_register(r, z);
 }
 
-/* Queue one refill entry; publish with zc_zcrx_publish(). */
+static inline int zc_zcrx_flush(struct zc_ring *r, struct zc_zcrx *z);
+static inline void zc_zcrx_publish(struct zc_zcrx *z);
+static inline uint32_t zc_zcrx_queued(struct zc_zcrx *z);
+
+/*
+ * Queue one refill entry; publish with zc_zcrx_publish(). A full refill
+ * ring is published and flushed first: entries must never overwrite ones
+ * the kernel has not consumed.
+ */
+static inline void zc_zcrx_queue_on(struct zc_ring *r, struct zc_zcrx *z,
+				    uint64_t off, uint32_t len)
+{
+	struct io_uring_zcrx_rqe *rqe;
+
+	if (z->rq_tail - __atomic_load_n(z->khead, __ATOMIC_ACQUIRE) >=
+	    z->reg.rq_entries) {
+		zc_zcrx_publish(z);
+		zc_zcrx_flush(r, z);
+	}
+	rqe = &z->rqes[z->rq_tail & z->rq_mask];
+	rqe->off = off;
+	rqe->len = len;
+	rqe->__pad = 0;
+	z->rq_tail++;
+}
+
+/* Queue one refill entry; the caller knows the refill ring has room. */
 static inline void zc_zcrx_queue(struct zc_zcrx *z, uint64_t off, uint32_t len)
 {
 	struct io_uring_zcrx_rqe *rqe = &z->rqes[z->rq_tail & z->rq_mask];
