@@ -42,3 +42,18 @@ kv_get() {
 ncpus() {
 	nproc 2>/dev/null || echo 2
 }
+
+# Everything a VM run needs, for kernel flavour $1: host packages and
+# virtme-ng, build/linux from patches/, the kernel, the patched uapi
+# headers and all user space (build/cmake).
+zc_build_all() {
+	"$ZC_TOP/scripts/setup-host"
+	"$ZC_TOP/scripts/prepare"
+	"$ZC_TOP/scripts/build-kernel" "$1" >/dev/null
+	"$ZC_TOP/scripts/headers" >/dev/null
+	cmake -S "$ZC_TOP" -B "$ZC_BUILD/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DZC_VM_KERNEL="$1" >"$ZC_BUILD/cmake.log" 2>&1 ||
+		{ tail -n 30 "$ZC_BUILD/cmake.log" >&2; die "cmake configure failed"; }
+	ninja -C "$ZC_BUILD/cmake" >"$ZC_BUILD/ninja.log" 2>&1 ||
+		{ grep -E 'error|FAILED' "$ZC_BUILD/ninja.log" | head -n 30 >&2; die "user-space build failed"; }
+}

@@ -103,17 +103,6 @@ static void reap_sends(struct __test_metadata *_metadata, struct zc_ring *ring,
 	ASSERT_EQ(NULL, zc_peek_cqe(ring));
 }
 
-static void prep_send_zc(struct io_uring_sqe *sqe, int fd, const void *buf,
-			 unsigned int len, uint16_t flags, uint64_t ud)
-{
-	sqe->opcode = IORING_OP_SEND_ZC;
-	sqe->fd = fd;
-	sqe->addr = (uintptr_t)buf;
-	sqe->len = len;
-	sqe->ioprio = flags;
-	sqe->user_data = ud;
-}
-
 /* Pipelined sends of every size, all bytes verified at the receiver. */
 TEST_F(send_zc, data_integrity)
 {
@@ -131,7 +120,7 @@ TEST_F(send_zc, data_integrity)
 			lens[i] = msg_sizes[(round + i) % NR_SIZES];
 			zc_pattern_fill(b, lens[i], PAYLOAD_SEED, off);
 			off += lens[i];
-			prep_send_zc(sqe, self->tx, b, lens[i], 0, i);
+			zc_prep_send_zc(sqe, self->tx, b, lens[i], 0, i);
 		}
 		ASSERT_EQ(MAX_BATCH, zc_submit(&self->ring));
 		reap_sends(_metadata, &self->ring, lens, MAX_BATCH, st);
@@ -159,7 +148,7 @@ TEST_F(send_zc, buffer_reusable_after_notif)
 	struct send_state st;
 
 	zc_pattern_fill(self->buf, len, PAYLOAD_SEED, 0);
-	prep_send_zc(zc_get_sqe(&self->ring), self->tx, self->buf, len, 0, 0);
+	zc_prep_send_zc(zc_get_sqe(&self->ring), self->tx, self->buf, len, 0, 0);
 	ASSERT_EQ(1, zc_submit(&self->ring));
 	reap_sends(_metadata, &self->ring, &len, 1, &st);
 	memset(self->buf, 0xa5, len);
@@ -174,7 +163,7 @@ TEST_F(send_zc, report_usage_copied_on_veth)
 	struct send_state st;
 
 	zc_pattern_fill(self->buf, len, PAYLOAD_SEED, 0);
-	prep_send_zc(zc_get_sqe(&self->ring), self->tx, self->buf, len,
+	zc_prep_send_zc(zc_get_sqe(&self->ring), self->tx, self->buf, len,
 		     IORING_SEND_ZC_REPORT_USAGE, 0);
 	ASSERT_EQ(1, zc_submit(&self->ring));
 	reap_sends(_metadata, &self->ring, &len, 1, &st);
@@ -198,7 +187,7 @@ TEST_F(send_zc, fixed_buffer)
 
 		zc_pattern_fill(self->buf + offs[i], lens[i], PAYLOAD_SEED, off);
 		off += lens[i];
-		prep_send_zc(sqe, self->tx, self->buf + offs[i], lens[i],
+		zc_prep_send_zc(sqe, self->tx, self->buf + offs[i], lens[i],
 			     IORING_RECVSEND_FIXED_BUF, i);
 		sqe->buf_index = 0;
 	}
@@ -297,7 +286,7 @@ TEST_F(send_zc_bad, fixed_buf_index_without_buffers)
 {
 	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
 
-	prep_send_zc(sqe, self->sock, self->buf, 8, IORING_RECVSEND_FIXED_BUF, 1);
+	zc_prep_send_zc(sqe, self->sock, self->buf, 8, IORING_RECVSEND_FIXED_BUF, 1);
 	ASSERT_EQ(-EFAULT, submit_bad(_metadata, &self->ring, true));
 }
 
@@ -308,7 +297,7 @@ TEST_F(send_zc_bad, fixed_buf_index_out_of_range)
 
 	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_BUFFERS, &reg, 1));
 	sqe = zc_get_sqe(&self->ring);
-	prep_send_zc(sqe, self->sock, self->buf, 8, IORING_RECVSEND_FIXED_BUF, 1);
+	zc_prep_send_zc(sqe, self->sock, self->buf, 8, IORING_RECVSEND_FIXED_BUF, 1);
 	sqe->buf_index = 1;
 	ASSERT_EQ(-EFAULT, submit_bad(_metadata, &self->ring, true));
 }
@@ -317,7 +306,7 @@ TEST_F(send_zc_bad, unknown_ioprio_flag)
 {
 	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
 
-	prep_send_zc(sqe, self->sock, self->buf, 8, 1U << 8, 1);
+	zc_prep_send_zc(sqe, self->sock, self->buf, 8, 1U << 8, 1);
 	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring, false));
 }
 
@@ -325,7 +314,7 @@ TEST_F(send_zc_bad, cqe_skip_success)
 {
 	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
 
-	prep_send_zc(sqe, self->sock, self->buf, 8, 0, 1);
+	zc_prep_send_zc(sqe, self->sock, self->buf, 8, 0, 1);
 	sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
 	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring, false));
 }
@@ -335,7 +324,7 @@ TEST_F(send_zc_bad, nonzero_pad3)
 {
 	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
 
-	prep_send_zc(sqe, self->sock, self->buf, 8, 0, 1);
+	zc_prep_send_zc(sqe, self->sock, self->buf, 8, 0, 1);
 	sqe->__pad3[0] = 1;
 	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring, true));
 }
@@ -344,7 +333,7 @@ TEST_F(send_zc_bad, nonzero_addr3)
 {
 	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
 
-	prep_send_zc(sqe, self->sock, self->buf, 8, 0, 1);
+	zc_prep_send_zc(sqe, self->sock, self->buf, 8, 0, 1);
 	sqe->addr3 = 1;
 	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring, false));
 }
@@ -373,7 +362,7 @@ TEST_F(send_zc_bad, not_a_socket)
 	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
 
 	ASSERT_EQ(0, pipe(pfd));
-	prep_send_zc(sqe, pfd[1], self->buf, 8, 0, 1);
+	zc_prep_send_zc(sqe, pfd[1], self->buf, 8, 0, 1);
 	ASSERT_EQ(-ENOTSOCK, submit_bad(_metadata, &self->ring, true));
 	close(pfd[0]);
 	close(pfd[1]);
@@ -386,7 +375,7 @@ TEST_F(send_zc_bad, unix_socket_unsupported)
 	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
-	prep_send_zc(sqe, sv[0], self->buf, 8, 0, 1);
+	zc_prep_send_zc(sqe, sv[0], self->buf, 8, 0, 1);
 	ASSERT_EQ(-EOPNOTSUPP, submit_bad(_metadata, &self->ring, true));
 	close(sv[0]);
 	close(sv[1]);

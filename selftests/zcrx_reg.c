@@ -503,7 +503,7 @@ TEST(query_chain_and_sizes)
 	ASSERT_EQ(0, zc_sys_register(-1, IORING_REGISTER_QUERY, &h1, 0));
 	ASSERT_EQ(0, h1.result);
 	ASSERT_EQ(59, op.nr_request_opcodes);	/* RECV_ZC is 58 */
-	ASSERT_EQ(37, op.nr_register_opcodes);	/* ZCRX_CTRL is 36 */
+	ASSERT_LE(37, op.nr_register_opcodes);	/* ZCRX_CTRL is 36 */
 	ASSERT_EQ(2, op.nr_query_opcodes);
 	ASSERT_NE(0, op.ring_setup_flags & IORING_SETUP_DEFER_TASKRUN);
 	ASSERT_NE(0, op.sqe_flags & IOSQE_CQE_SKIP_SUCCESS);

@@ -218,6 +218,18 @@ static inline int zc_wait_cqe(struct zc_ring *r, struct io_uring_cqe *out,
 	return 0;
 }
 
+static inline void zc_prep_send_zc(struct io_uring_sqe *sqe, int fd,
+				   const void *buf, unsigned int len,
+				   uint16_t ioprio, uint64_t user_data)
+{
+	sqe->opcode = IORING_OP_SEND_ZC;
+	sqe->fd = fd;
+	sqe->addr = (uintptr_t)buf;
+	sqe->len = len;
+	sqe->ioprio = ioprio;
+	sqe->user_data = user_data;
+}
+
 /* Submit everything and return the CQE of the single submitted request. */
 static inline int zc_submit_one(struct zc_ring *r, struct io_uring_cqe *out)
 {

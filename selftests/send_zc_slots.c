@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IORING_OP_SEND_ZC notification slots: many sends, one notifier, one
+ * notification CQE per flushed generation. TCP and UDP, IPv4 and IPv6,
+ * between two network namespaces; every byte checked at the receiver.
+ */
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+
+#include "lib/uring.h"
+#include "kselftest_harness.h"
+#include "lib/net.h"
+
+#define NR_BUFS 32
+#define BUF_LEN 4096
+#define SEED 0x51075
+#define TAG(i) (0x7a90000000000000ull + (i))
+#define NOTIF_UD(ud) ((ud) >= TAG(0))
+
+static int register_slots(struct zc_ring *r, unsigned int nr, uint32_t first_gen)
+{
+	uint64_t tags[IORING_SEND_ZC_SLOTS_MAX];
+	struct io_uring_send_zc_slots_reg reg = {
+		.tags = (uintptr_t)tags, .nr = nr, .first_generation = first_gen,
+	};
+
+	for (unsigned int i = 0; i < nr && i < IORING_SEND_ZC_SLOTS_MAX; i++)
+		tags[i] = TAG(i);
+	return zc_sys_register(r->fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 1);
+}
+
+static void prep_slot_send(struct io_uring_sqe *sqe, int fd, const void *buf,
+			   unsigned int len, unsigned int slot, uint16_t flags,
+			   uint64_t ud)
+{
+	zc_prep_send_zc(sqe, fd, buf, len, IORING_SEND_ZC_SLOT | flags, ud);
+	sqe->send_zc_slot = slot;
+}
+
+FIXTURE(slots) {
+	struct zc_ring ring;
+	int tx, rx;
+	uint8_t *buf;	/* NR_BUFS * BUF_LEN */
+	uint8_t *rbuf;
+};
+
+FIXTURE_VARIANT(slots) {
+	int family;
+	int type;
+};
+
+FIXTURE_VARIANT_ADD(slots, tcp4) { .family = AF_INET, .type = SOCK_STREAM };
+FIXTURE_VARIANT_ADD(slots, tcp6) { .family = AF_INET6, .type = SOCK_STREAM };
+FIXTURE_VARIANT_ADD(slots, udp4) { .family = AF_INET, .type = SOCK_DGRAM };
+FIXTURE_VARIANT_ADD(slots, udp6) { .family = AF_INET6, .type = SOCK_DGRAM };
+
+FIXTURE_SETUP(slots)
+{
+	ASSERT_EQ(0, zc_ring_init(&self->ring, 64, 0, 256));
+	ASSERT_EQ(0, zc_pair(variant->family, variant->type, &self->tx, &self->rx));
+	self->buf = mmap(NULL, NR_BUFS * BUF_LEN, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	self->rbuf = malloc(BUF_LEN);
+	ASSERT_NE(NULL, self->rbuf);
+}
+
+FIXTURE_TEARDOWN(slots)
+{
+	close(self->tx);
+	close(self->rx);
+	munmap(self->buf, NR_BUFS * BUF_LEN);
+	free(self->rbuf);
+	zc_ring_exit(&self->ring);
+}
+
+struct reaped {
+	unsigned int sends;	/* send CQEs */
+	unsigned int notifs;	/* notification CQEs */
+	int notif_res[8];
+	uint64_t notif_ud[8];
+	unsigned int sends_before_notif[8];
+};
+
+/*
+ * Reap until @sends send CQEs and @notifs notifications came. Send CQEs
+ * have res = their length and no F_MORE; a notification has F_NOTIF, no
+ * F_MORE and a slot's tag.
+ */
+static void reap(struct __test_metadata *_metadata, struct zc_ring *r,
+		 unsigned int sends, unsigned int notifs, unsigned int len,
+		 struct reaped *out)
+{
+	struct io_uring_cqe cqe;
+
+	memset(out, 0, sizeof(*out));
+	while (out->sends < sends || out->notifs < notifs) {
+		ASSERT_EQ(0, zc_wait_cqe(r, &cqe, NULL));
+		ASSERT_EQ(0, cqe.flags & IORING_CQE_F_MORE);
+		if (cqe.flags & IORING_CQE_F_NOTIF) {
+			ASSERT_TRUE(NOTIF_UD(cqe.user_data));
+			ASSERT_LT(out->notifs, 8);
+			out->notif_res[out->notifs] = cqe.res;
+			out->notif_ud[out->notifs] = cqe.user_data;
+			out->sends_before_notif[out->notifs] = out->sends;
+			out->notifs++;
+		} else {
+			ASSERT_FALSE(NOTIF_UD(cqe.user_data));
+			ASSERT_EQ(len, cqe.res);
+			out->sends++;
+		}
+	}
+	ASSERT_EQ(sends, out->sends);
+	ASSERT_EQ(notifs, out->notifs);
+}
+
+/* Everything sent so far arrives intact. */
+static void receive_all(struct __test_metadata *_metadata,
+			FIXTURE_DATA(slots) *self, int type, unsigned int n,
+			unsigned int len, uint64_t first)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		ASSERT_EQ(0, zc_recv_exact(self->rx, type, self->rbuf, len));
+		ASSERT_EQ(-1, zc_pattern_check(self->rbuf, len, SEED, first + (uint64_t)i * len));
+	}
+}
+
+/*
+ * One CQE per slotted send, then exactly one notification for the
+ * generation, after every send CQE of it; then the pages are reusable:
+ * overwriting them changes nothing the receiver sees.
+ */
+TEST_F(slots, one_notification_per_generation)
+{
+	struct reaped got;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 0));
+	for (int gen = 0; gen < 3; gen++) {
+		for (int i = 0; i < NR_BUFS; i++) {
+			uint8_t *b = self->buf + i * BUF_LEN;
+
+			zc_pattern_fill(b, BUF_LEN, SEED, (uint64_t)(gen * NR_BUFS + i) * BUF_LEN);
+			prep_slot_send(zc_get_sqe(&self->ring), self->tx, b, BUF_LEN, 0,
+				       i == NR_BUFS - 1 ? IORING_SEND_ZC_SLOT_FLUSH : 0, i);
+		}
+		ASSERT_EQ(NR_BUFS, zc_submit(&self->ring));
+		reap(_metadata, &self->ring, NR_BUFS, 1, BUF_LEN, &got);
+		EXPECT_EQ(TAG(0), got.notif_ud[0]);
+		EXPECT_EQ(gen, got.notif_res[0]);
+		EXPECT_EQ(NR_BUFS, got.sends_before_notif[0]);
+		ASSERT_EQ(NULL, zc_peek_cqe(&self->ring));
+		/* the generation is released: scribble over its pages */
+		memset(self->buf, 0xee, NR_BUFS * BUF_LEN);
+		receive_all(_metadata, self, variant->type, NR_BUFS, BUF_LEN,
+			    (uint64_t)gen * NR_BUFS * BUF_LEN);
+	}
+}
+
+/* Sends without a flush post no notification until the slot is flushed. */
+TEST_F(slots, no_notification_before_flush)
+{
+	struct reaped got;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 0));
+	for (int i = 0; i < 4; i++) {
+		zc_pattern_fill(self->buf + i * BUF_LEN, BUF_LEN, SEED, (uint64_t)i * BUF_LEN);
+		prep_slot_send(zc_get_sqe(&self->ring), self->tx,
+			       self->buf + i * BUF_LEN, BUF_LEN, 0, 0, i);
+	}
+	ASSERT_EQ(4, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 4, 0, BUF_LEN, &got);
+	receive_all(_metadata, self, variant->type, 4, BUF_LEN, 0);
+	usleep(100000);
+	/* run task work: still nothing, the slot holds the generation */
+	zc_sys_enter(self->ring.fd, 0, 0, IORING_ENTER_GETEVENTS);
+	ASSERT_EQ(NULL, zc_peek_cqe(&self->ring));
+	/* a flushing send closes it: both sends' generation, one notification */
+	zc_pattern_fill(self->buf, BUF_LEN, SEED, 4 * BUF_LEN);
+	prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf, BUF_LEN, 0,
+		       IORING_SEND_ZC_SLOT_FLUSH, 9);
+	ASSERT_EQ(1, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 1, 1, BUF_LEN, &got);
+	EXPECT_EQ(0, got.notif_res[0]);
+	receive_all(_metadata, self, variant->type, 1, BUF_LEN, 4 * BUF_LEN);
+}
+
+/* Several slots, interleaved: each generation reports its own slot's tag. */
+TEST_F(slots, many_slots)
+{
+	struct reaped got;
+	bool seen[8] = { false };
+
+	ASSERT_EQ(0, register_slots(&self->ring, 8, 100));
+	for (int i = 0; i < 16; i++) {
+		zc_pattern_fill(self->buf + i * BUF_LEN, BUF_LEN, SEED, (uint64_t)i * BUF_LEN);
+		prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf + i * BUF_LEN,
+			       BUF_LEN, i % 8, i >= 8 ? IORING_SEND_ZC_SLOT_FLUSH : 0, i);
+	}
+	ASSERT_EQ(16, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 16, 8, BUF_LEN, &got);
+	for (int i = 0; i < 8; i++) {
+		uint64_t slot = got.notif_ud[i] - TAG(0);
+
+		ASSERT_LT(slot, 8);
+		ASSERT_FALSE(seen[slot]);
+		seen[slot] = true;
+		EXPECT_EQ(100, got.notif_res[i]);
+	}
+	receive_all(_metadata, self, variant->type, 16, BUF_LEN, 0);
+}
+
+/* The generation number wraps as a u32. */
+TEST_F(slots, generation_wraps)
+{
+	struct reaped got;
+	uint32_t first = 0xfffffffe;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 1, first));
+	for (uint32_t g = 0; g < 3; g++) {
+		zc_pattern_fill(self->buf, BUF_LEN, SEED, g * BUF_LEN);
+		prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf, BUF_LEN, 0,
+			       IORING_SEND_ZC_SLOT_FLUSH, g);
+		ASSERT_EQ(1, zc_submit(&self->ring));
+		reap(_metadata, &self->ring, 1, 1, BUF_LEN, &got);
+		EXPECT_EQ((int32_t)(first + g), got.notif_res[0]);
+		receive_all(_metadata, self, variant->type, 1, BUF_LEN, g * BUF_LEN);
+	}
+}
+
+/* veth copies on local delivery: REPORT_USAGE sets the top bit. */
+TEST_F(slots, report_usage)
+{
+	struct reaped got;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 5));
+	zc_pattern_fill(self->buf, BUF_LEN, SEED, 0);
+	prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf, BUF_LEN, 0,
+		       IORING_SEND_ZC_SLOT_FLUSH | IORING_SEND_ZC_REPORT_USAGE, 1);
+	ASSERT_EQ(1, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 1, 1, BUF_LEN, &got);
+	EXPECT_EQ((int32_t)(IORING_NOTIF_USAGE_ZC_COPIED | 5), got.notif_res[0]);
+	receive_all(_metadata, self, variant->type, 1, BUF_LEN, 0);
+}
+
+/* Registered buffers, and SENDMSG_ZC, work with slots. */
+TEST_F(slots, fixed_buffers_and_sendmsg)
+{
+	struct iovec reg = { self->buf, NR_BUFS * BUF_LEN };
+	struct iovec iov = { self->buf + 3 * BUF_LEN, BUF_LEN };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct io_uring_sqe *sqe;
+	struct reaped got;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 2, 0));
+	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_BUFFERS, &reg, 1));
+	for (int i = 0; i < 4; i++)
+		zc_pattern_fill(self->buf + i * BUF_LEN, BUF_LEN, SEED, (uint64_t)i * BUF_LEN);
+	for (int i = 0; i < 3; i++) {
+		sqe = zc_get_sqe(&self->ring);
+		prep_slot_send(sqe, self->tx, self->buf + i * BUF_LEN, BUF_LEN, 1,
+			       IORING_RECVSEND_FIXED_BUF, i);
+		sqe->buf_index = 0;
+	}
+	sqe = zc_get_sqe(&self->ring);
+	sqe->opcode = IORING_OP_SENDMSG_ZC;
+	sqe->fd = self->tx;
+	sqe->addr = (uintptr_t)&msg;
+	sqe->len = 1;
+	sqe->ioprio = IORING_SEND_ZC_SLOT | IORING_SEND_ZC_SLOT_FLUSH;
+	sqe->send_zc_slot = 1;
+	sqe->user_data = 3;
+	ASSERT_EQ(4, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 4, 1, BUF_LEN, &got);
+	EXPECT_EQ(TAG(1), got.notif_ud[0]);
+	memset(self->buf, 0, 4 * BUF_LEN);
+	receive_all(_metadata, self, variant->type, 4, BUF_LEN, 0);
+}
+
+/* Unregistering flushes the pending generation: its notification comes. */
+TEST_F(slots, unregister_flushes_pending)
+{
+	struct reaped got;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 2, 7));
+	zc_pattern_fill(self->buf, BUF_LEN, SEED, 0);
+	prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf, BUF_LEN, 1, 0, 1);
+	ASSERT_EQ(1, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 1, 0, BUF_LEN, &got);
+	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_UNREGISTER_SEND_ZC_SLOTS, NULL, 0));
+	reap(_metadata, &self->ring, 0, 1, BUF_LEN, &got);
+	EXPECT_EQ(TAG(1), got.notif_ud[0]);
+	EXPECT_EQ(7, got.notif_res[0]);
+	/* slot 0 held no sends: no notification for it */
+	usleep(50000);
+	zc_sys_enter(self->ring.fd, 0, 0, IORING_ENTER_GETEVENTS);
+	ASSERT_EQ(NULL, zc_peek_cqe(&self->ring));
+	receive_all(_metadata, self, variant->type, 1, BUF_LEN, 0);
+	/* and slots can be registered again */
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 0));
+}
+
+/* Ring teardown with slotted sends in flight and a generation open. */
+TEST_F(slots, teardown_with_generation_open)
+{
+	ASSERT_EQ(0, register_slots(&self->ring, 4, 0));
+	for (int i = 0; i < 8; i++)
+		prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf + i * BUF_LEN,
+			       BUF_LEN, i % 4, 0, i);
+	ASSERT_EQ(8, zc_submit(&self->ring));
+	zc_ring_exit(&self->ring);	/* kmemleak checks the rest */
+}
+
+/* ---- TCP appends slotted sends to one skb ---------------------------------- */
+
+static unsigned int segs_out(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		return 0;
+	return ti.tcpi_segs_out;
+}
+
+/*
+ * 32 small corked sends: with per-request notifiers every send needs an
+ * skb of its own (an skb holds one ubuf_info); sharing the slot's notifier
+ * they are appended to one skb, so far fewer segments go out.
+ */
+static unsigned int corked_sends(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(slots) *self, bool slot)
+{
+	unsigned int before = segs_out(self->tx), n = 32, len = 512;
+	struct io_uring_cqe cqe;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
+
+		zc_pattern_fill(self->buf + i * len, len, SEED, (uint64_t)i * len);
+		if (slot)
+			prep_slot_send(sqe, self->tx, self->buf + i * len, len, 0,
+				       i == n - 1 ? IORING_SEND_ZC_SLOT_FLUSH : 0, i);
+		else
+			zc_prep_send_zc(sqe, self->tx, self->buf + i * len, len, 0, i);
+		sqe->msg_flags = i == n - 1 ? 0 : MSG_MORE;
+	}
+	EXPECT_EQ(n, zc_submit(&self->ring));
+	for (unsigned int i = 0; i < (slot ? n + 1 : 2 * n); i++)
+		EXPECT_EQ(0, zc_wait_cqe(&self->ring, &cqe, NULL));
+	receive_all(_metadata, self, SOCK_STREAM, 1, n * len, 0);
+	return segs_out(self->tx) - before;
+}
+
+TEST_F(slots, tcp_appends_to_one_skb)
+{
+	unsigned int per_request, slotted;
+
+	if (variant->type != SOCK_STREAM)
+		SKIP(return, "TCP only");
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 0));
+	per_request = corked_sends(_metadata, self, false);
+	slotted = corked_sends(_metadata, self, true);
+	TH_LOG("segments out: %u with per-request notifiers, %u with a slot",
+	       per_request, slotted);
+	ASSERT_LE(per_request, 32);
+	ASSERT_GE(per_request, 16);
+	ASSERT_LE(slotted, 4);
+}
+
+/* ---- bad input --------------------------------------------------------------- */
+
+FIXTURE(slots_bad) {
+	struct zc_ring ring;
+	int sock;
+	char buf[64];
+};
+
+FIXTURE_SETUP(slots_bad)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	ASSERT_EQ(0, zc_ring_init(&self->ring, 8, 0, 0));
+	self->sock = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_EQ(0, connect(self->sock, (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+FIXTURE_TEARDOWN(slots_bad)
+{
+	close(self->sock);
+	zc_ring_exit(&self->ring);
+}
+
+/* One CQE, no notification. */
+static int submit_bad(struct __test_metadata *_metadata, struct zc_ring *r)
+{
+	struct io_uring_cqe cqe = { 0 };
+
+	EXPECT_EQ(0, zc_submit_one(r, &cqe));
+	EXPECT_EQ(0, cqe.flags);
+	usleep(20000);
+	zc_sys_enter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
+	EXPECT_EQ(NULL, zc_peek_cqe(r));
+	return cqe.res;
+}
+
+TEST_F(slots_bad, slot_flag_without_slots)
+{
+	prep_slot_send(zc_get_sqe(&self->ring), self->sock, self->buf, 8, 0, 0, 1);
+	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring));
+}
+
+TEST_F(slots_bad, slot_index_out_of_range)
+{
+	ASSERT_EQ(0, register_slots(&self->ring, 2, 0));
+	prep_slot_send(zc_get_sqe(&self->ring), self->sock, self->buf, 8, 2, 0, 1);
+	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring));
+}
+
+TEST_F(slots_bad, flush_without_slot_flag)
+{
+	ASSERT_EQ(0, register_slots(&self->ring, 2, 0));
+	zc_prep_send_zc(zc_get_sqe(&self->ring), self->sock, self->buf, 8,
+			IORING_SEND_ZC_SLOT_FLUSH, 1);
+	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring));
+}
+
+/* A refused send does not join, or flush, the generation. */
+TEST_F(slots_bad, refused_send_does_not_flush)
+{
+	struct io_uring_sqe *sqe;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 0));
+	sqe = zc_get_sqe(&self->ring);
+	prep_slot_send(sqe, self->sock, self->buf, 8, 0,
+		       IORING_SEND_ZC_SLOT_FLUSH | IORING_RECVSEND_FIXED_BUF, 1);
+	ASSERT_EQ(-EFAULT, submit_bad(_metadata, &self->ring));
+}
+
+TEST_F(slots_bad, registration_errors)
+{
+	uint64_t tags[2] = { 1, 2 };
+	struct io_uring_send_zc_slots_reg reg = { .tags = (uintptr_t)tags, .nr = 2 };
+	int fd = self->ring.fd;
+
+	reg.nr = 0;
+	EXPECT_EQ(-EINVAL, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 1));
+	reg.nr = IORING_SEND_ZC_SLOTS_MAX + 1;
+	EXPECT_EQ(-EINVAL, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 1));
+	reg.nr = 2;
+	reg.__resv[1] = 1;
+	EXPECT_EQ(-EINVAL, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 1));
+	reg.__resv[1] = 0;
+	EXPECT_EQ(-EINVAL, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 2));
+	EXPECT_EQ(-EINVAL, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, NULL, 1));
+	EXPECT_EQ(-EFAULT, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, (void *)8, 1));
+	reg.tags = 8;
+	EXPECT_EQ(-EFAULT, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 1));
+	reg.tags = (uintptr_t)tags;
+	EXPECT_EQ(-ENXIO, zc_sys_register(fd, IORING_UNREGISTER_SEND_ZC_SLOTS, NULL, 0));
+	EXPECT_EQ(0, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 1));
+	EXPECT_EQ(-EBUSY, zc_sys_register(fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 1));
+	EXPECT_EQ(-EINVAL, zc_sys_register(fd, IORING_UNREGISTER_SEND_ZC_SLOTS, &reg, 0));
+	EXPECT_EQ(0, zc_sys_register(fd, IORING_UNREGISTER_SEND_ZC_SLOTS, NULL, 0));
+	EXPECT_EQ(-ENXIO, zc_sys_register(fd, IORING_UNREGISTER_SEND_ZC_SLOTS, NULL, 0));
+}
+
+/* Without side effects: the setup features and the query both say so. */
+TEST_F(slots_bad, feature_detection)
+{
+	struct io_uring_query_opcode op;
+	struct io_uring_query_hdr h = { .query_op = IO_URING_QUERY_OPCODES,
+					.query_data = (uintptr_t)&op,
+					.size = sizeof(op) };
+
+	ASSERT_NE(0, self->ring.p.features & IORING_FEAT_SEND_ZC_SLOTS);
+	ASSERT_EQ(0, zc_sys_register(-1, IORING_REGISTER_QUERY, &h, 0));
+	ASSERT_EQ(0, h.result);
+	ASSERT_NE(0, op.feature_flags & IORING_FEAT_SEND_ZC_SLOTS);
+	ASSERT_EQ(IORING_UNREGISTER_SEND_ZC_SLOTS + 1, op.nr_register_opcodes);
+}
+
+TEST_HARNESS_MAIN
