@@ -9,11 +9,13 @@
 #include <liburing.h>
 #include <linux/io_uring/zcrx.h>
 #include <linux/io_uring/query.h>
+#include <linux/io_uring/zc_slots.h>
 #else
 #include <linux/io_uring.h>
 #include <liburing.h>
 #endif
 #include <zcuring/zcrx.h>
+#include <zcuring/zc_slots.h>
 
 #include <assert.h>
 #include <stddef.h>
@@ -43,6 +45,11 @@ static_assert(sizeof(struct io_uring_query_hdr) == 40, "query hdr");
 static_assert(sizeof(struct io_uring_query_opcode) == 48, "query opcodes");
 static_assert(sizeof(struct io_uring_query_zcrx) == 40, "query zcrx");
 static_assert(offsetof(struct io_uring_sqe, file_index) == 44, "sqe");
+static_assert(IORING_REGISTER_SEND_ZC_SLOTS == 64, "slots register opcode");
+static_assert(IORING_UNREGISTER_SEND_ZC_SLOTS == 65, "slots register opcode");
+static_assert(IORING_SEND_ZC_SLOT == 1U << 15 && IORING_SEND_ZC_SLOT_FLUSH == 1U << 14,
+	      "slot flags");
+static_assert(sizeof(struct io_uring_send_zc_slots_reg) == 32, "slots reg");
 
 int main(void)
 {
@@ -55,8 +62,20 @@ int main(void)
 		printf("not ok 1 io_uring_prep_recv_zc\n");
 		return 1;
 	}
+	io_uring_prep_send_zc(&sqe, 7, NULL, 0, 0, 0);
+	io_uring_sqe_set_zc_slot(&sqe, 513, 1);
+	if (*(unsigned short *)((char *)&sqe + 46) != 513 ||
+	    sqe.ioprio != (IORING_SEND_ZC_SLOT | IORING_SEND_ZC_SLOT_FLUSH)) {
+		printf("not ok 1 io_uring_sqe_set_zc_slot\n");
+		return 1;
+	}
 #ifndef LIBURING_FIRST
-	/* the patched io_uring.h names the SQE field too */
+	/* the patched io_uring.h names the SQE fields too */
+	if (sqe.send_zc_slot != 513) {
+		printf("not ok 1 send_zc_slot\n");
+		return 1;
+	}
+	io_uring_prep_recv_zc(&sqe, 7, 100, 3);
 	if (sqe.zcrx_ifq_idx != 3) {
 		printf("not ok 1 zcrx_ifq_idx\n");
 		return 1;

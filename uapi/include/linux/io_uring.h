@@ -18,6 +18,7 @@
  */
 #include <linux/io_uring/zcrx.h>
 #include <linux/io_uring/query.h>
+#include <linux/io_uring/zc_slots.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,7 +82,11 @@ struct io_uring_sqe {
 		__u32	zcrx_ifq_idx;	/* IORING_OP_RECV_ZC: zcrx_id */
 		struct {
 			__u16	addr_len;
-			__u16	__pad3[1];
+			union {
+				__u16	__pad3[1];
+				/* IORING_SEND_ZC_SLOT: the slot's index */
+				__u16	send_zc_slot;
+			};
 		};
 	};
 	union {
@@ -533,8 +538,14 @@ enum {
 	 * <linux/io_uring/query.h>.
 	 */
 
+	/*
+	 * 37..63 are left to mainline. IORING_REGISTER_SEND_ZC_SLOTS (64) and
+	 * IORING_UNREGISTER_SEND_ZC_SLOTS (65), this kernel's own, are defined
+	 * in <linux/io_uring/zc_slots.h>.
+	 */
+
 	/* this goes last */
-	IORING_REGISTER_LAST = IORING_REGISTER_ZCRX_CTRL + 1,
+	IORING_REGISTER_LAST = IORING_UNREGISTER_SEND_ZC_SLOTS + 1,
 };
 
 /* io-wq worker categories */

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * IORING_OP_SEND_ZC / IORING_OP_SENDMSG_ZC notification slots: many
+ * zero-copy sends share one notifier and one notification CQE.
+ *
+ * A send with IORING_SEND_ZC_SLOT in sqe->ioprio joins the current
+ * generation of slot sqe->send_zc_slot (the u16 at SQE offset 46) and
+ * completes with one CQE without IORING_CQE_F_MORE; it posts no
+ * notification of its own. IORING_SEND_ZC_SLOT_FLUSH closes the
+ * generation after that send. When every skb of a closed generation has
+ * been freed, one CQE arrives: user_data = the slot's tag, flags =
+ * IORING_CQE_F_NOTIF, res = the generation number (a wrapping u32,
+ * incremented by each flush of the slot); if any send of the generation
+ * had IORING_SEND_ZC_REPORT_USAGE, the top bit of res
+ * (IORING_NOTIF_USAGE_ZC_COPIED) says some data was copied, and the
+ * generation is the low 31 bits. Flushing a slot that holds no sends posts
+ * nothing. Only then may the pages of the generation's sends be reused.
+ *
+ * This is an extension of this kernel (zcuring), not of mainline Linux:
+ * its numbers are ones no mainline kernel up to 7.1 assigns, so that a
+ * kernel without it fails them with -EINVAL. IORING_FEAT_SEND_ZC_SLOTS in
+ * io_uring_params.features and in the IO_URING_QUERY_OPCODES answer's
+ * feature_flags says the kernel has it.
+ */
+#ifndef LINUX_IO_URING_ZC_SLOTS_H
+#define LINUX_IO_URING_ZC_SLOTS_H
+
+#include <linux/types.h>
+
+enum {
+	/* arg: struct io_uring_send_zc_slots_reg, nr_args 1 */
+	IORING_REGISTER_SEND_ZC_SLOTS		= 64,
+	/* arg: NULL, nr_args 0; flushes every slot */
+	IORING_UNREGISTER_SEND_ZC_SLOTS		= 65,
+};
+
+/* sqe->ioprio of SEND_ZC and SENDMSG_ZC */
+#define IORING_SEND_ZC_SLOT		(1U << 15)
+#define IORING_SEND_ZC_SLOT_FLUSH	(1U << 14)
+
+/* io_uring_params.features, and the query's feature_flags */
+#define IORING_FEAT_SEND_ZC_SLOTS	(1U << 31)
+
+/* At most this many slots per ring. */
+#define IORING_SEND_ZC_SLOTS_MAX	1024
+
+struct io_uring_send_zc_slots_reg {
+	__u64	tags;		/* pointer to nr __u64 tags, one per slot */
+	__u32	nr;		/* 1..IORING_SEND_ZC_SLOTS_MAX */
+	__u32	first_generation; /* number of every slot's first generation */
+	__u64	__resv[2];
+};
+
+#endif /* LINUX_IO_URING_ZC_SLOTS_H */
