@@ -199,13 +199,12 @@ static uint64_t run_zc(int fd, size_t size, unsigned long *cqes)
 				     .cq_entries = CQ_ENTRIES };
 	size_t pool_len = size * 4 > (8 << 20) ? size * 4 : (8 << 20);
 	struct io_uring_query_zcrx q;
-	struct io_uring_zcrx_area_reg area = { 0 };
-	struct io_uring_region_desc rd = { 0 };
-	struct io_uring_zcrx_ifq_reg reg = { 0 };
+	struct io_uring_zcrx_ifq_reg reg;
 	struct zcrx_rq rq;
 	struct io_uring ring;
 	uint8_t *pool;
 	void *rq_mem;
+	size_t rq_len;
 	uint64_t got = 0, since_return = 0;
 	bool armed = false, done = false;
 	int ret;
@@ -216,25 +215,17 @@ static uint64_t run_zc(int fd, size_t size, unsigned long *cqes)
 	ret = io_uring_queue_init_params(64, &ring, &p);
 	if (ret)
 		die("io_uring_queue_init", ret);
+	rq_len = (zcrx_rq_bytes(&q, 4096) + 4095) & ~4095UL;
 	pool = mmap(NULL, pool_len, PROT_READ | PROT_WRITE,
 		    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	reg.rq_entries = 4096;
-	rd.size = (zcrx_rq_bytes(&q, reg.rq_entries) + 4095) & ~4095UL;
-	rq_mem = mmap(NULL, rd.size, PROT_READ | PROT_WRITE,
+	rq_mem = mmap(NULL, rq_len, PROT_READ | PROT_WRITE,
 		      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
 	if (pool == MAP_FAILED || rq_mem == MAP_FAILED)
 		die("mmap", errno);
-	area.addr = (uintptr_t)pool;
-	area.len = pool_len;
-	rd.user_addr = (uintptr_t)rq_mem;
-	rd.flags = IORING_MEM_REGION_TYPE_USER;
-	reg.flags = ZCRX_REG_NODEV;
-	reg.area_ptr = (uintptr_t)&area;
-	reg.region_ptr = (uintptr_t)&rd;
-	ret = zcrx_register(ring.ring_fd, &reg);
+	ret = zcrx_register_nodev(ring.ring_fd, pool, pool_len, rq_mem, rq_len,
+				  4096, &reg, &rq);
 	if (ret)
 		die("register zcrx", ret);
-	zcrx_rq_init(&rq, rq_mem, &reg);
 
 	while (!done) {
 		struct io_uring_cqe *cqe;
@@ -284,7 +275,7 @@ static uint64_t run_zc(int fd, size_t size, unsigned long *cqes)
 	}
 	io_uring_queue_exit(&ring);
 	munmap(pool, pool_len);
-	munmap(rq_mem, rd.size);
+	munmap(rq_mem, rq_len);
 	return got;
 }
 

@@ -32,9 +32,7 @@ int main(int argc, char **argv)
 	struct io_uring_params p = { .flags = IORING_SETUP_DEFER_TASKRUN |
 		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_CQE32 | IORING_SETUP_CQSIZE,
 		.cq_entries = 1024 };
-	struct io_uring_zcrx_area_reg area = { 0 };
-	struct io_uring_region_desc rd = { 0 };
-	struct io_uring_zcrx_ifq_reg reg = { 0 };
+	struct io_uring_zcrx_ifq_reg reg;
 	struct io_uring_query_zcrx q;
 	unsigned long cqes = 0, rearms = 0;
 	uint64_t total, got = 0;
@@ -45,6 +43,7 @@ int main(int argc, char **argv)
 	int tx, rx, ret, st;
 	uint8_t *pool;
 	void *rq_mem;
+	size_t rq_len;
 	pid_t pid;
 
 	if (argc < 5) {
@@ -77,21 +76,14 @@ int main(int argc, char **argv)
 	ret = io_uring_queue_init_params(16, &ring, &p);
 	if (ret)
 		fail("io_uring_queue_init", ret);
+	rq_len = (zcrx_rq_bytes(&q, 1024) + 4095) & ~4095UL;
 	pool = mmap(NULL, POOL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	reg.rq_entries = 1024;
-	rd.size = (zcrx_rq_bytes(&q, reg.rq_entries) + 4095) & ~4095UL;
-	rq_mem = mmap(NULL, rd.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	area.addr = (uintptr_t)pool;
-	area.len = POOL;
-	rd.user_addr = (uintptr_t)rq_mem;
-	rd.flags = IORING_MEM_REGION_TYPE_USER;
-	reg.flags = ZCRX_REG_NODEV;
-	reg.area_ptr = (uintptr_t)&area;
-	reg.region_ptr = (uintptr_t)&rd;
-	ret = zcrx_register(ring.ring_fd, &reg);
+	rq_mem = mmap(NULL, rq_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pool == MAP_FAILED || rq_mem == MAP_FAILED)
+		fail("mmap", -errno);
+	ret = zcrx_register_nodev(ring.ring_fd, pool, POOL, rq_mem, rq_len, 1024, &reg, &rq);
 	if (ret)
 		fail("register the pool", ret);
-	zcrx_rq_init(&rq, rq_mem, &reg);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!done) {

@@ -147,6 +147,43 @@ static inline void zcrx_rq_publish(struct zcrx_rq *rq)
 	__atomic_store_n(rq->ktail, rq->tail, __ATOMIC_RELEASE);
 }
 
+/*
+ * A device-less instance on user memory: register @pool (page aligned) and
+ * a refill ring of @entries entries in @rq_mem (@rq_len bytes: at least
+ * zcrx_rq_bytes(), page aligned), and set up @rq. 0 or -errno; on success
+ * reg->zcrx_id names the instance in SQEs.
+ */
+static inline int zcrx_register_nodev(int ring_fd, void *pool, size_t pool_len,
+				      void *rq_mem, size_t rq_len,
+				      unsigned int entries,
+				      struct io_uring_zcrx_ifq_reg *reg,
+				      struct zcrx_rq *rq)
+{
+	struct io_uring_zcrx_area_reg area;
+	struct io_uring_region_desc rd;
+	int ret;
+
+	memset(&area, 0, sizeof(area));
+	memset(&rd, 0, sizeof(rd));
+	memset(reg, 0, sizeof(*reg));
+	area.addr = (uint64_t)(uintptr_t)pool;
+	area.len = pool_len;
+	rd.user_addr = (uint64_t)(uintptr_t)rq_mem;
+	rd.size = rq_len;
+	rd.flags = IORING_MEM_REGION_TYPE_USER;
+	reg->flags = ZCRX_REG_NODEV;
+	reg->rq_entries = entries;
+	reg->area_ptr = (uint64_t)(uintptr_t)&area;
+	reg->region_ptr = (uint64_t)(uintptr_t)&rd;
+	ret = zcrx_register(ring_fd, reg);
+	/* they pointed to this function's locals */
+	reg->area_ptr = 0;
+	reg->region_ptr = 0;
+	if (!ret)
+		zcrx_rq_init(rq, rq_mem, reg);
+	return ret;
+}
+
 #ifdef __cplusplus
 }
 #endif
