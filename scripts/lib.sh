@@ -45,15 +45,24 @@ ncpus() {
 
 # Everything a VM run needs, for kernel flavour $1: host packages and
 # virtme-ng, build/linux from patches/, the kernel, the patched uapi
-# headers and all user space (build/cmake).
+# headers and all user space (build/cmake). Leaves the seconds each part
+# took in ZC_T_PREPARE, ZC_T_KERNEL and ZC_T_USER.
 zc_build_all() {
+	local t0 t1 t2
+
+	t0=$(date +%s)
 	"$ZC_TOP/scripts/setup-host"
 	"$ZC_TOP/scripts/prepare"
+	t1=$(date +%s)
 	"$ZC_TOP/scripts/build-kernel" "$1" >/dev/null
+	t2=$(date +%s)
 	"$ZC_TOP/scripts/headers" >/dev/null
 	cmake -S "$ZC_TOP" -B "$ZC_BUILD/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DZC_VM_KERNEL="$1" >"$ZC_BUILD/cmake.log" 2>&1 ||
 		{ tail -n 30 "$ZC_BUILD/cmake.log" >&2; die "cmake configure failed"; }
 	ninja -C "$ZC_BUILD/cmake" >"$ZC_BUILD/ninja.log" 2>&1 ||
 		{ grep -E 'error|FAILED' "$ZC_BUILD/ninja.log" | head -n 30 >&2; die "user-space build failed"; }
+	ZC_T_PREPARE=$((t1 - t0))
+	ZC_T_KERNEL=$((t2 - t1))
+	ZC_T_USER=$(($(date +%s) - t2))
 }
