@@ -54,6 +54,16 @@ static void check(const uint8_t *p, size_t len, uint64_t off)
 	}
 }
 
+/* The one request of a mode is re-armed only when the SQ is empty. */
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		die("no SQE", EBUSY);
+	return sqe;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -152,10 +162,8 @@ static uint64_t run_mshot(int fd, size_t size, unsigned long *cqes)
 		unsigned int head, n = 0, added = 0;
 
 		if (!armed) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			struct io_uring_sqe *sqe = get_sqe(&ring);
 
-			if (!sqe)
-				die("no SQE", EBUSY);
 			io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 			sqe->flags |= IOSQE_BUFFER_SELECT;
 			sqe->buf_group = 0;
@@ -232,11 +240,7 @@ static uint64_t run_zc(int fd, size_t size, unsigned long *cqes)
 		unsigned int head, n = 0;
 
 		if (!armed) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-
-			if (!sqe)
-				die("no SQE", EBUSY);
-			io_uring_prep_recv_zc(sqe, fd, 0, reg.zcrx_id);
+			io_uring_prep_recv_zc(get_sqe(&ring), fd, 0, reg.zcrx_id);
 			armed = true;
 		}
 		ret = io_uring_submit_and_wait(&ring, 1);
