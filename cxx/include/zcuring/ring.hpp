@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: MIT
+// ring: one io_uring and the event loop that drives it, for one thread.
+//
+// Discipline:
+//  - An operation takes its SQE when it starts (in await_suspend), never
+//    when the awaitable is built. A full SQ is submitted and the SQE taken
+//    again; SQEs are otherwise submitted in one batch when the loop waits.
+//  - Every CQE is copied out and the CQ head advanced before any
+//    coroutine is resumed, so a resumed coroutine can neither see a
+//    recycled CQE nor keep the kernel from posting.
+//  - CQ overflow: the kernel keeps overflowed CQEs (IORING_FEAT_NODROP);
+//    reaping flushes them, and a submit refused with -EBUSY reaps first.
+//
+// user_data: the low 3 bits say what the rest is. 0 and 1: a pointer to a
+// detail::completion (1: an auxiliary CQE of it, such as its cancel or
+// link timeout); 2..7: an extension of the ring (zero-copy notifications)
+// that decodes the upper bits. user_data 0 is ignored.
+#pragma once
+
+#include <liburing.h>
+
+#include <array>
+#include <cerrno>
+#include <coroutine>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <system_error>
+#include <utility>
+
+#include <zcuring/detail/fifo.hpp>
+#include <zcuring/result.hpp>
+#include <zcuring/task.hpp>
+
+namespace zcuring {
+
+struct ring_options {
+	unsigned entries = 256;	  // SQ entries
+	unsigned cq_entries = 0;  // 0: the kernel's default, twice the SQ
+	bool cqe32 = false;	  // 32-byte CQEs: needed by zero-copy receive
+	bool defer_taskrun = true; // SINGLE_ISSUER | DEFER_TASKRUN when the kernel has them
+};
+
+// A CQE, copied out of the ring.
+struct cqe {
+	std::uint64_t user_data = 0;
+	std::int32_t res = 0;
+	std::uint32_t flags = 0;
+	std::uint64_t big[2] = {}; // the upper half of a 32-byte CQE
+};
+
+class ring;
+
+namespace detail {
+
+// What a CQE is delivered to. Lives until its last CQE has arrived.
+struct alignas(8) completion {
+	using handler = void (*)(completion *, const cqe &, unsigned tag);
+	explicit completion(handler h) noexcept : on_cqe(h) {}
+	handler on_cqe;
+};
+
+inline constexpr unsigned tag_bits = 3;
+inline constexpr std::uint64_t tag_mask = (1u << tag_bits) - 1;
+inline constexpr unsigned tag_main = 0;
+inline constexpr unsigned tag_aux = 1;
+
+inline std::uint64_t encode(completion *c, unsigned tag) noexcept
+{
+	return reinterpret_cast<std::uintptr_t>(c) | tag;
+}
+
+// CQEs whose user_data tag is 2..7 go to the ring extension of that tag.
+struct extension {
+	virtual ~extension() = default;
+	virtual void on_cqe(const cqe &c) = 0;
+};
+
+// Something the ring frees when it is destroyed, unless it was unlinked
+// first: a spawned coroutine that has not finished, the state of a
+// released stream still waiting for its final CQE.
+struct ring_node {
+	using destroyer = void (*)(ring_node *) noexcept;
+	ring_node *prev = nullptr;
+	ring_node *next = nullptr;
+	destroyer destroy_with_ring = nullptr;
+};
+
+struct node_list {
+	ring_node head_{};
+
+	node_list() noexcept { head_.prev = head_.next = &head_; }
+	void link(ring_node *n) noexcept
+	{
+		n->next = head_.next;
+		n->prev = &head_;
+		head_.next->prev = n;
+		head_.next = n;
+	}
+	static void unlink(ring_node *n) noexcept
+	{
+		n->prev->next = n->next;
+		n->next->prev = n->prev;
+		n->prev = n->next = n;
+	}
+	void destroy_all() noexcept
+	{
+		while (head_.next != &head_) {
+			ring_node *n = head_.next;
+			unlink(n);
+			n->destroy_with_ring(n);
+		}
+	}
+};
+
+// A spawned coroutine that owns itself: it frees its frame when done, or
+// the ring frees it (with its locals) when the ring goes first.
+struct detached {
+	struct promise_type;
+	using handle = std::coroutine_handle<promise_type>;
+
+	struct promise_type final : ring_node {
+		promise_type() noexcept
+		{
+			destroy_with_ring = [](ring_node *n) noexcept {
+				handle::from_promise(*static_cast<promise_type *>(n)).destroy();
+			};
+		}
+		detached get_return_object() noexcept { return {handle::from_promise(*this)}; }
+		std::suspend_always initial_suspend() const noexcept { return {}; }
+		auto final_suspend() const noexcept
+		{
+			struct awaiter {
+				bool await_ready() const noexcept { return false; }
+				void await_suspend(handle h) const noexcept
+				{
+					node_list::unlink(&h.promise());
+					h.destroy();
+				}
+				void await_resume() const noexcept {}
+			};
+			return awaiter{};
+		}
+		void return_void() const noexcept {}
+		void unhandled_exception() const noexcept { std::terminate(); }
+	};
+	handle h;
+};
+
+} // namespace detail
+
+class ring {
+      public:
+	explicit ring(const ring_options &o = {})
+	{
+		io_uring_params p;
+		std::memset(&p, 0, sizeof(p));
+		if (o.cq_entries) {
+			p.flags |= IORING_SETUP_CQSIZE;
+			p.cq_entries = o.cq_entries;
+		}
+		if (o.cqe32)
+			p.flags |= IORING_SETUP_CQE32;
+		int ret = -EINVAL;
+		if (o.defer_taskrun) {
+			io_uring_params q = p;
+			q.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+			ret = io_uring_queue_init_params(o.entries, &ring_, &q);
+			if (!ret)
+				p = q;
+		}
+		if (ret == -EINVAL)
+			ret = io_uring_queue_init_params(o.entries, &ring_, &p);
+		if (ret < 0)
+			throw std::system_error(errno_code(-ret), "io_uring_setup");
+		features_ = p.features;
+		flags_ = p.flags;
+	}
+	ring(const ring &) = delete;
+	ring &operator=(const ring &) = delete;
+	// Closes the io_uring first, so the kernel no longer points at
+	// anything, then frees spawned tasks that have not finished and the
+	// states of released streams, then the extensions.
+	~ring()
+	{
+		io_uring_queue_exit(&ring_);
+		closed_ = true;
+		nodes_.destroy_all();
+	}
+
+	// True once the destructor has closed the io_uring: destructors that
+	// would cancel a request skip it then.
+	bool closed() const noexcept { return closed_; }
+
+	// Keep @n until it unlinks itself (node_list::unlink) or the ring goes.
+	void adopt(detail::ring_node *n) noexcept { nodes_.link(n); }
+
+	io_uring *native() noexcept { return &ring_; }
+	int fd() const noexcept { return ring_.ring_fd; }
+	std::uint32_t features() const noexcept { return features_; }
+	std::uint32_t setup_flags() const noexcept { return flags_; }
+	bool cqe32() const noexcept { return flags_ & IORING_SETUP_CQE32; }
+
+	// An SQE for an operation starting now; submits a full SQ first.
+	io_uring_sqe *get_sqe() { return get_sqes(1); }
+
+	// The first of @n adjacent SQEs (a linked pair must not be split by a
+	// submit): the caller takes the other n-1 with io_uring_get_sqe().
+	io_uring_sqe *get_sqes(unsigned n)
+	{
+		while (io_uring_sq_space_left(&ring_) < n)
+			flush_sq();
+		io_uring_sqe *s = io_uring_get_sqe(&ring_);
+		io_uring_sqe_set_data64(s, 0);
+		return s;
+	}
+
+	// Resume @h from the loop, after what is already queued.
+	void post(std::coroutine_handle<> h) { ready_.push(h); }
+
+	// Start @t on this ring, detached. An exception that leaves it is
+	// rethrown from run(); the ring should then be destroyed.
+	void spawn(task<void> t)
+	{
+		auto d = run_detached(*this, std::move(t));
+		++live_;
+		adopt(&d.h.promise());
+		post(d.h);
+	}
+
+	// Run the loop until @t completes; its value or exception comes back.
+	template <class T> T run(task<T> t)
+	{
+		auto h = t.handle();
+		post(h);
+		while (!h.done())
+			step();
+		return std::move(t).operator co_await().await_resume();
+	}
+
+	// Run the loop until every spawned task has finished.
+	void run()
+	{
+		while (live_)
+			step();
+	}
+
+	// Spawned tasks not yet finished.
+	std::size_t live() const noexcept { return live_; }
+
+	// One turn of the loop: resume what is ready, then either dispatch
+	// copied CQEs or submit and reap (waiting when nothing else is due).
+	void step()
+	{
+		for (std::size_t n = ready_.size(); n; n--)
+			ready_.pop().resume();
+		rethrow_failure();
+		if (pending_.empty()) {
+			enter(ready_.empty());
+			reap();
+		}
+		while (!pending_.empty())
+			dispatch(pending_.pop());
+		rethrow_failure();
+	}
+
+	// Submit queued SQEs now.
+	void submit() { flush_sq(); }
+
+	// The ring extension of type E (its tag is E::tag), made on first use.
+	template <class E> E &extension()
+	{
+		static_assert(E::tag >= 2 && E::tag <= detail::tag_mask);
+		auto &p = ext_[E::tag];
+		if (!p)
+			p = std::make_unique<E>(*this);
+		return static_cast<E &>(*p);
+	}
+	template <class E> E *find_extension() noexcept
+	{
+		return static_cast<E *>(ext_[E::tag].get());
+	}
+
+	// Counters, for tests and benchmarks.
+	struct counters {
+		std::uint64_t cqes = 0;
+		std::uint64_t enters = 0;
+		std::uint64_t sq_full = 0;
+		std::uint64_t busy = 0;
+	};
+	const counters &stats() const noexcept { return stats_; }
+
+      private:
+	static detail::detached run_detached(ring &r, task<void> t)
+	{
+		try {
+			co_await std::move(t);
+		} catch (...) {
+			if (!r.failure_)
+				r.failure_ = std::current_exception();
+		}
+		--r.live_;
+	}
+
+	void rethrow_failure()
+	{
+		if (failure_)
+			std::rethrow_exception(std::exchange(failure_, nullptr));
+	}
+
+	void flush_sq()
+	{
+		if (!io_uring_sq_space_left(&ring_))
+			stats_.sq_full++;
+		for (;;) {
+			int ret = io_uring_submit(&ring_);
+			stats_.enters++;
+			if (ret >= 0)
+				return;
+			if (ret == -EINTR)
+				continue;
+			if (ret == -EBUSY || ret == -EAGAIN) {
+				// The CQ (and its overflow list) is full: make room.
+				stats_.busy++;
+				reap();
+				continue;
+			}
+			throw std::system_error(errno_code(-ret), "io_uring_enter");
+		}
+	}
+
+	void enter(bool wait)
+	{
+		int ret;
+		if (wait)
+			ret = io_uring_submit_and_wait(&ring_, 1);
+		else if (io_uring_sq_ready(&ring_) || (flags_ & IORING_SETUP_DEFER_TASKRUN))
+			ret = io_uring_submit_and_get_events(&ring_);
+		else
+			return;
+		stats_.enters++;
+		if (ret == -EBUSY || ret == -EAGAIN)
+			stats_.busy++;
+		else if (ret < 0 && ret != -EINTR && ret != -ETIME)
+			throw std::system_error(errno_code(-ret), "io_uring_enter");
+	}
+
+	// Copy every available CQE out and advance the CQ. Also flushes the
+	// kernel's overflow list (io_uring_peek_batch_cqe enters for it).
+	void reap()
+	{
+		std::array<io_uring_cqe *, 64> batch;
+		bool big = cqe32();
+		for (;;) {
+			unsigned n = io_uring_peek_batch_cqe(&ring_, batch.data(), batch.size());
+			if (!n)
+				return;
+			for (unsigned i = 0; i < n; i++) {
+				const io_uring_cqe *c = batch[i];
+				cqe copy;
+				copy.user_data = c->user_data;
+				copy.res = c->res;
+				copy.flags = c->flags;
+				if (big) {
+					copy.big[0] = c->big_cqe[0];
+					copy.big[1] = c->big_cqe[1];
+				}
+				pending_.push(copy);
+			}
+			io_uring_cq_advance(&ring_, n);
+			stats_.cqes += n;
+		}
+	}
+
+	void dispatch(const cqe &c)
+	{
+		if (!c.user_data)
+			return;
+		unsigned tag = c.user_data & detail::tag_mask;
+		if (tag <= detail::tag_aux) {
+			auto *comp = reinterpret_cast<detail::completion *>(
+			    static_cast<std::uintptr_t>(c.user_data & ~detail::tag_mask));
+			comp->on_cqe(comp, c, tag);
+		} else if (ext_[tag]) {
+			ext_[tag]->on_cqe(c);
+		}
+	}
+
+	io_uring ring_{};
+	bool closed_ = false;
+	detail::node_list nodes_;
+	std::uint32_t features_ = 0;
+	std::uint32_t flags_ = 0;
+	detail::fifo<std::coroutine_handle<>> ready_{64};
+	detail::fifo<cqe> pending_{256};
+	std::size_t live_ = 0;
+	std::exception_ptr failure_;
+	counters stats_;
+	std::array<std::unique_ptr<detail::extension>, detail::tag_mask + 1> ext_;
+};
+
+} // namespace zcuring
