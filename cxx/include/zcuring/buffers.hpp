@@ -17,7 +17,7 @@
 namespace zcuring {
 
 class fixed_buffers {
-      public:
+public:
 	// Register @bufs; buffer i is then index i of the *_fixed operations.
 	fixed_buffers(ring &r, std::span<const std::span<std::byte>> bufs) : r_(r)
 	{
@@ -26,7 +26,7 @@ class fixed_buffers {
 		for (auto b : bufs)
 			iov.push_back({b.data(), b.size()});
 		int ret = io_uring_register_buffers(r.native(), iov.data(),
-						    static_cast<unsigned>(iov.size()));
+		                                    static_cast<unsigned>(iov.size()));
 		if (ret < 0)
 			throw std::system_error(errno_code(-ret), "IORING_REGISTER_BUFFERS");
 	}
@@ -34,12 +34,12 @@ class fixed_buffers {
 	fixed_buffers &operator=(const fixed_buffers &) = delete;
 	~fixed_buffers() { io_uring_unregister_buffers(r_.native()); }
 
-      private:
+private:
 	ring &r_;
 };
 
 class fixed_files {
-      public:
+public:
 	// A table of @n empty slots (-1 each).
 	fixed_files(ring &r, unsigned n) : r_(r)
 	{
@@ -59,11 +59,11 @@ class fixed_files {
 		return from_res<void>(ret < 0 ? ret : 0);
 	}
 
-      private:
+private:
 	void reg(std::span<const int> fds)
 	{
 		int ret = io_uring_register_files(r_.native(), fds.data(),
-						  static_cast<unsigned>(fds.size()));
+		                                  static_cast<unsigned>(fds.size()));
 		if (ret < 0)
 			throw std::system_error(errno_code(-ret), "IORING_REGISTER_FILES");
 	}

@@ -23,7 +23,7 @@ namespace zcuring {
 
 // A descriptor that is closed when the object goes away.
 class unique_fd {
-      public:
+public:
 	unique_fd() = default;
 	explicit unique_fd(int fd) noexcept : fd_(fd) {}
 	unique_fd(unique_fd &&o) noexcept : fd_(o.release()) {}
@@ -45,13 +45,13 @@ class unique_fd {
 		fd_ = fd;
 	}
 
-      private:
+private:
 	int fd_ = -1;
 };
 
 // An IPv4 or IPv6 address and port.
 class endpoint {
-      public:
+public:
 	endpoint() { std::memset(&ss_, 0, sizeof(ss_)); }
 
 	// A numeric address ("127.0.0.1", "fd00::1"); throws on garbage.
@@ -69,7 +69,7 @@ class endpoint {
 			len_ = sizeof(*v6);
 		} else {
 			throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-						"not a numeric address: " + addr);
+			                        "not a numeric address: " + addr);
 		}
 	}
 
@@ -94,7 +94,7 @@ class endpoint {
 	sockaddr *data() noexcept { return reinterpret_cast<sockaddr *>(&ss_); }
 	socklen_t size() const noexcept { return len_; }
 
-      private:
+private:
 	sockaddr_storage ss_;
 	socklen_t len_ = 0;
 };
@@ -126,7 +126,8 @@ inline unique_fd tcp_listen(const endpoint &at, int backlog = 512)
 	return fd;
 }
 
-template <file_ref F> auto async_connect(ring &r, F f, const endpoint &to) noexcept
+template <file_ref F>
+auto async_connect(ring &r, F f, const endpoint &to) noexcept
 {
 	return async_connect(r, f, to.data(), to.size());
 }
@@ -150,7 +151,7 @@ class accept_stream {
 		int lfd;
 	};
 
-      public:
+public:
 	accept_stream(ring &r, int listen_fd) : s_(new state(r, listen_fd)) {}
 
 	auto next() noexcept
@@ -180,7 +181,7 @@ class accept_stream {
 	// End the multishot request; pending next() calls see the result.
 	void cancel() { s_->cancel(); }
 
-      private:
+private:
 	detail::stream_handle<state> s_;
 };
 

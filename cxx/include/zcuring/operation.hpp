@@ -22,13 +22,14 @@
 namespace zcuring {
 
 // How a CQE becomes the operation's value.
-template <class R> struct res_as {
+template <class R>
+struct res_as {
 	static result<R> convert(int res, std::uint32_t) noexcept { return from_res<R>(res); }
 };
 
 template <class Prep, class R = int, class Conv = res_as<R>>
 class [[nodiscard]] operation : detail::completion {
-      public:
+public:
 	operation(ring &r, Prep prep) noexcept
 	    : completion(&operation::on_cqe_), ring_(r), prep_(std::move(prep))
 	{
@@ -100,7 +101,7 @@ class [[nodiscard]] operation : detail::completion {
 	// The CQE flags of the completion (IORING_CQE_F_*).
 	std::uint32_t cqe_flags() const noexcept { return flags_; }
 
-      private:
+private:
 	struct canceller {
 		operation *self;
 		void operator()() const { self->cancel(); }

@@ -24,10 +24,19 @@ template <class F>
 concept file_ref = std::same_as<F, int> || std::same_as<F, fixed_file>;
 
 namespace detail {
-inline int raw_fd(int fd) noexcept { return fd; }
-inline int raw_fd(fixed_file f) noexcept { return static_cast<int>(f.index); }
+inline int raw_fd(int fd) noexcept
+{
+	return fd;
+}
+inline int raw_fd(fixed_file f) noexcept
+{
+	return static_cast<int>(f.index);
+}
 inline void mark_file(io_uring_sqe *, int) noexcept {}
-inline void mark_file(io_uring_sqe *s, fixed_file) noexcept { s->flags |= IOSQE_FIXED_FILE; }
+inline void mark_file(io_uring_sqe *s, fixed_file) noexcept
+{
+	s->flags |= IOSQE_FIXED_FILE;
+}
 } // namespace detail
 
 // Completes with nothing; for tests and for yielding to the kernel.
@@ -54,7 +63,7 @@ auto async_sleep(ring &r, std::chrono::duration<Rep, Period> d) noexcept
 	// The timespec is read at submission, which is after the SQE is
 	// prepped: keep it in the operation (the lambda) rather than here.
 	return make_operation<void, detail::sleep_conv>(
-	    r, [ts](io_uring_sqe *s) mutable { io_uring_prep_timeout(s, &ts, 0, 0); });
+	        r, [ts](io_uring_sqe *s) mutable { io_uring_prep_timeout(s, &ts, 0, 0); });
 }
 
 template <file_ref F>
@@ -78,22 +87,22 @@ auto async_write(ring &r, F f, std::span<const std::byte> buf, std::uint64_t off
 // Read into, and write from, registered buffer @buf_index (buffers.hpp).
 template <file_ref F>
 auto async_read_fixed(ring &r, F f, std::span<std::byte> buf, std::uint64_t off,
-		      unsigned buf_index) noexcept
+                      unsigned buf_index) noexcept
 {
 	return make_operation<std::size_t>(r, [=](io_uring_sqe *s) {
 		io_uring_prep_read_fixed(s, detail::raw_fd(f), buf.data(), buf.size(), off,
-					 static_cast<int>(buf_index));
+		                         static_cast<int>(buf_index));
 		detail::mark_file(s, f);
 	});
 }
 
 template <file_ref F>
 auto async_write_fixed(ring &r, F f, std::span<const std::byte> buf, std::uint64_t off,
-		       unsigned buf_index) noexcept
+                       unsigned buf_index) noexcept
 {
 	return make_operation<std::size_t>(r, [=](io_uring_sqe *s) {
 		io_uring_prep_write_fixed(s, detail::raw_fd(f), buf.data(), buf.size(), off,
-					  static_cast<int>(buf_index));
+		                          static_cast<int>(buf_index));
 		detail::mark_file(s, f);
 	});
 }
@@ -113,7 +122,7 @@ auto async_send(ring &r, F f, std::span<const std::byte> buf, int flags = 0) noe
 {
 	return make_operation<std::size_t>(r, [=](io_uring_sqe *s) {
 		io_uring_prep_send(s, detail::raw_fd(f), buf.data(), buf.size(),
-				   flags | MSG_NOSIGNAL);
+		                   flags | MSG_NOSIGNAL);
 		detail::mark_file(s, f);
 	});
 }
@@ -130,7 +139,7 @@ auto async_sendmsg(ring &r, F f, const ::msghdr *msg, int flags = 0) noexcept
 {
 	return make_operation<std::size_t>(r, [=](io_uring_sqe *s) {
 		io_uring_prep_sendmsg(s, detail::raw_fd(f), msg,
-				      static_cast<unsigned>(flags | MSG_NOSIGNAL));
+		                      static_cast<unsigned>(flags | MSG_NOSIGNAL));
 		detail::mark_file(s, f);
 	});
 }
@@ -147,7 +156,7 @@ auto async_recvmsg(ring &r, F f, ::msghdr *msg, int flags = 0) noexcept
 // A new connection's descriptor; @peer/@len may be null.
 template <file_ref F>
 auto async_accept(ring &r, F f, ::sockaddr *peer = nullptr, ::socklen_t *len = nullptr,
-		  int flags = SOCK_CLOEXEC) noexcept
+                  int flags = SOCK_CLOEXEC) noexcept
 {
 	return make_operation<int>(r, [=](io_uring_sqe *s) {
 		io_uring_prep_accept(s, detail::raw_fd(f), peer, len, flags);
@@ -164,7 +173,8 @@ auto async_connect(ring &r, F f, const ::sockaddr *addr, ::socklen_t len) noexce
 	});
 }
 
-template <file_ref F> auto async_shutdown(ring &r, F f, int how = SHUT_WR) noexcept
+template <file_ref F>
+auto async_shutdown(ring &r, F f, int how = SHUT_WR) noexcept
 {
 	return make_operation<void>(r, [=](io_uring_sqe *s) {
 		io_uring_prep_shutdown(s, detail::raw_fd(f), how);
@@ -180,7 +190,7 @@ inline auto async_close(ring &r, int fd) noexcept
 inline auto async_close(ring &r, fixed_file f) noexcept
 {
 	return make_operation<void>(
-	    r, [=](io_uring_sqe *s) { io_uring_prep_close_direct(s, f.index); });
+	        r, [=](io_uring_sqe *s) { io_uring_prep_close_direct(s, f.index); });
 }
 
 } // namespace zcuring

@@ -21,7 +21,7 @@ enum class errc {
 
 namespace detail {
 class errc_category final : public std::error_category {
-      public:
+public:
 	const char *name() const noexcept override { return "zcuring"; }
 	std::string message(int c) const override
 	{
@@ -59,10 +59,11 @@ inline std::error_code errno_code(int err) noexcept
 	return {err, std::system_category()};
 }
 
-template <class T> class [[nodiscard]] result {
+template <class T>
+class [[nodiscard]] result {
 	static_assert(!std::is_reference_v<T>, "result holds values");
 
-      public:
+public:
 	using value_type = T;
 
 	result(T v) noexcept(std::is_nothrow_move_constructible_v<T>)
@@ -96,18 +97,19 @@ template <class T> class [[nodiscard]] result {
 		check();
 		return std::get<0>(std::move(v_));
 	}
-	T &operator*() & noexcept { return *std::get_if<0>(&v_); }
-	const T &operator*() const & noexcept { return *std::get_if<0>(&v_); }
-	T &&operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
+	T &operator*() &noexcept { return *std::get_if<0>(&v_); }
+	const T &operator*() const &noexcept { return *std::get_if<0>(&v_); }
+	T &&operator*() &&noexcept { return std::move(*std::get_if<0>(&v_)); }
 	T *operator->() noexcept { return std::get_if<0>(&v_); }
 	const T *operator->() const noexcept { return std::get_if<0>(&v_); }
 
-	template <class U> T value_or(U &&alt) const &
+	template <class U>
+	T value_or(U &&alt) const &
 	{
 		return has_value() ? std::get<0>(v_) : static_cast<T>(std::forward<U>(alt));
 	}
 
-      private:
+private:
 	void check() const
 	{
 		if (!has_value())
@@ -117,8 +119,9 @@ template <class T> class [[nodiscard]] result {
 	std::variant<T, std::error_code> v_;
 };
 
-template <> class [[nodiscard]] result<void> {
-      public:
+template <>
+class [[nodiscard]] result<void> {
+public:
 	using value_type = void;
 
 	result() noexcept = default;
@@ -134,19 +137,21 @@ template <> class [[nodiscard]] result<void> {
 			throw std::system_error(ec_);
 	}
 
-      private:
+private:
 	std::error_code ec_;
 };
 
 // A kernel result (>= 0 or -errno) as a result<T>.
-template <class T> result<T> from_res(int res) noexcept
+template <class T>
+result<T> from_res(int res) noexcept
 {
 	if (res < 0)
 		return errno_code(-res);
 	return static_cast<T>(res);
 }
 
-template <> inline result<void> from_res<void>(int res) noexcept
+template <>
+inline result<void> from_res<void>(int res) noexcept
 {
 	if (res < 0)
 		return errno_code(-res);
@@ -155,4 +160,6 @@ template <> inline result<void> from_res<void>(int res) noexcept
 
 } // namespace zcuring
 
-template <> struct std::is_error_code_enum<zcuring::errc> : std::true_type {};
+template <>
+struct std::is_error_code_enum<zcuring::errc> : std::true_type {
+};

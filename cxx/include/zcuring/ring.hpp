@@ -36,9 +36,9 @@
 namespace zcuring {
 
 struct ring_options {
-	unsigned entries = 256;	  // SQ entries
-	unsigned cq_entries = 0;  // 0: the kernel's default, twice the SQ
-	bool cqe32 = false;	  // 32-byte CQEs: needed by zero-copy receive
+	unsigned entries = 256;    // SQ entries
+	unsigned cq_entries = 0;   // 0: the kernel's default, twice the SQ
+	bool cqe32 = false;        // 32-byte CQEs: needed by zero-copy receive
 	bool defer_taskrun = true; // SINGLE_ISSUER | DEFER_TASKRUN when the kernel has them
 };
 
@@ -151,7 +151,7 @@ struct detached {
 } // namespace detail
 
 class ring {
-      public:
+public:
 	explicit ring(const ring_options &o = {})
 	{
 		io_uring_params p;
@@ -230,7 +230,8 @@ class ring {
 	}
 
 	// Run the loop until @t completes; its value or exception comes back.
-	template <class T> T run(task<T> t)
+	template <class T>
+	T run(task<T> t)
 	{
 		auto h = t.handle();
 		post(h);
@@ -269,7 +270,8 @@ class ring {
 	void submit() { flush_sq(); }
 
 	// The ring extension of type E (its tag is E::tag), made on first use.
-	template <class E> E &extension()
+	template <class E>
+	E &extension()
 	{
 		static_assert(E::tag >= 2 && E::tag <= detail::tag_mask);
 		auto &p = ext_[E::tag];
@@ -277,7 +279,8 @@ class ring {
 			p = std::make_unique<E>(*this);
 		return static_cast<E &>(*p);
 	}
-	template <class E> E *find_extension() noexcept
+	template <class E>
+	E *find_extension() noexcept
 	{
 		return static_cast<E *>(ext_[E::tag].get());
 	}
@@ -291,7 +294,7 @@ class ring {
 	};
 	const counters &stats() const noexcept { return stats_; }
 
-      private:
+private:
 	static detail::detached run_detached(ring &r, task<void> t)
 	{
 		try {
@@ -380,7 +383,7 @@ class ring {
 		unsigned tag = c.user_data & detail::tag_mask;
 		if (tag <= detail::tag_aux) {
 			auto *comp = reinterpret_cast<detail::completion *>(
-			    static_cast<std::uintptr_t>(c.user_data & ~detail::tag_mask));
+			        static_cast<std::uintptr_t>(c.user_data & ~detail::tag_mask));
 			comp->on_cqe(comp, c, tag);
 		} else if (ext_[tag]) {
 			ext_[tag]->on_cqe(c);

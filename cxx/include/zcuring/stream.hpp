@@ -19,10 +19,12 @@
 namespace zcuring::detail {
 
 class multishot : public completion, public ring_node {
-      public:
+public:
 	explicit multishot(ring &r) : completion(&multishot::on_cqe_), ring_(r)
 	{
-		destroy_with_ring = [](ring_node *n) noexcept { delete static_cast<multishot *>(n); };
+		destroy_with_ring = [](ring_node *n) noexcept {
+			delete static_cast<multishot *>(n);
+		};
 	}
 	multishot(const multishot &) = delete;
 	multishot &operator=(const multishot &) = delete;
@@ -73,12 +75,15 @@ class multishot : public completion, public ring_node {
 	void wait(std::coroutine_handle<> h) noexcept { waiter_ = h; }
 	ring &owner_ring() const noexcept { return ring_; }
 
-      protected:
+protected:
 	virtual void prep(io_uring_sqe *s) = 0;
 	// A CQE that no one will take: give back what it carries.
 	virtual void drop(const cqe &) noexcept {}
+	// Look at a CQE before it is queued for the owner; false: it was
+	// handled here (for example by re-arming) and is not queued.
+	virtual bool take(const cqe &) { return true; }
 
-      private:
+private:
 	static void on_cqe_(completion *c, const cqe &e, unsigned)
 	{
 		auto *self = static_cast<multishot *>(c);
@@ -92,6 +97,8 @@ class multishot : public completion, public ring_node {
 			}
 			return;
 		}
+		if (!self->take(e))
+			return;
 		self->queue_.push(e);
 		if (auto w = std::exchange(self->waiter_, {}))
 			w.resume();
@@ -106,8 +113,9 @@ class multishot : public completion, public ring_node {
 };
 
 // Owns a multishot state of type S: releases it when destroyed.
-template <class S> class stream_handle {
-      public:
+template <class S>
+class stream_handle {
+public:
 	stream_handle() = default;
 	explicit stream_handle(S *s) noexcept : s_(s) {}
 	stream_handle(stream_handle &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
@@ -124,7 +132,7 @@ template <class S> class stream_handle {
 	S &operator*() const noexcept { return *s_; }
 	explicit operator bool() const noexcept { return s_; }
 
-      private:
+private:
 	void reset() noexcept
 	{
 		if (s_)

@@ -11,7 +11,8 @@
 
 namespace zcuring {
 
-template <class T = void> class task;
+template <class T = void>
+class task;
 
 namespace detail {
 
@@ -40,9 +41,14 @@ struct promise_base {
 	std::exception_ptr exception;
 };
 
-template <class T> struct task_promise : promise_base {
+template <class T>
+struct task_promise : promise_base {
 	task<T> get_return_object() noexcept;
-	template <class U> void return_value(U &&v) { value.emplace(std::forward<U>(v)); }
+	template <class U>
+	void return_value(U &&v)
+	{
+		value.emplace(std::forward<U>(v));
+	}
 	T take()
 	{
 		rethrow_if_failed();
@@ -51,7 +57,8 @@ template <class T> struct task_promise : promise_base {
 	std::optional<T> value;
 };
 
-template <> struct task_promise<void> : promise_base {
+template <>
+struct task_promise<void> : promise_base {
 	task<void> get_return_object() noexcept;
 	void return_void() const noexcept {}
 	void take() { rethrow_if_failed(); }
@@ -59,8 +66,9 @@ template <> struct task_promise<void> : promise_base {
 
 } // namespace detail
 
-template <class T> class [[nodiscard]] task {
-      public:
+template <class T>
+class [[nodiscard]] task {
+public:
 	using promise_type = detail::task_promise<T>;
 	using handle_type = std::coroutine_handle<promise_type>;
 
@@ -82,7 +90,7 @@ template <class T> class [[nodiscard]] task {
 	bool valid() const noexcept { return static_cast<bool>(h_); }
 	bool done() const noexcept { return h_ && h_.done(); }
 
-	auto operator co_await() && noexcept
+	auto operator co_await() &&noexcept
 	{
 		struct awaiter {
 			handle_type h;
@@ -100,7 +108,7 @@ template <class T> class [[nodiscard]] task {
 	// For the runtime: the handle, still owned by this task.
 	handle_type handle() const noexcept { return h_; }
 
-      private:
+private:
 	void reset() noexcept
 	{
 		if (h_)
@@ -111,7 +119,8 @@ template <class T> class [[nodiscard]] task {
 };
 
 namespace detail {
-template <class T> task<T> task_promise<T>::get_return_object() noexcept
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept
 {
 	return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
 }

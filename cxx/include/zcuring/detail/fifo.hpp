@@ -10,8 +10,9 @@
 
 namespace zcuring::detail {
 
-template <class T> class fifo {
-      public:
+template <class T>
+class fifo {
+public:
 	fifo() = default;
 	explicit fifo(std::size_t capacity) { reserve(capacity); }
 	fifo(const fifo &) = delete;
@@ -48,7 +49,7 @@ template <class T> class fifo {
 		tail_ = n;
 	}
 
-      private:
+private:
 	std::unique_ptr<T[]> buf_;
 	std::size_t cap_ = 0;
 	std::size_t head_ = 0;
