@@ -41,6 +41,7 @@
 #include <zcuring/zc_slots.h>
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -1237,8 +1238,23 @@ static int zc_open_file(struct thread_data *td, struct fio_file *f)
 	return 0;
 }
 
+/*
+ * fio's net engine ends a TCP receive job when one recv() returns exactly
+ * its 8-byte "link close" message (magic "link", command 0x89, both little
+ * endian), not at end of stream: send it too, so that a net receiver can
+ * be paired with this engine's senders.
+ */
 static int zc_close_file(struct thread_data *td, struct fio_file *f)
 {
+	struct zc_data *d = td->io_ops_data;
+
+	if (d && !is_recv(d->mode) && f->fd >= 0 && !td->error) {
+		uint32_t msg[2] = { htole32(0x6c696e6b), htole32(0x89) };
+
+		if (send(f->fd, msg, sizeof(msg), MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+		    errno != ECONNRESET)
+			td_verror(td, errno, "send link close");
+	}
 	return generic_close_file(td, f);
 }
 
