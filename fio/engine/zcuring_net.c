@@ -264,7 +264,7 @@ static struct fio_option options[] = {
 		.lname	= "zcrx pool size",
 		.type	= FIO_OPT_STR_VAL,
 		.off1	= offsetof(struct zc_options, zc_pool_size),
-		.def	= "8m",
+		.def	= "4m",
 		.minval	= 4096,
 		.help	= "recv_zc: bytes of the registered receive pool",
 		.category = FIO_OPT_C_ENGINE,
@@ -479,11 +479,13 @@ static void rzc_cqe(struct thread_data *td, struct io_uring_cqe *cqe)
 		d->st.bytes_zc += cqe->res;
 		d->armed_got += cqe->res;
 		ret = rzc_return(d, z->off, cqe->res);
-		if (ret < 0) {
+		if (ret < 0 && !d->eof) {
 			td_verror(td, -ret, "zcrx refill");
+			d->eof = true;
 			rzc_fail_all(td, -ret);
 		}
-		rzc_credit(td, cqe->res);
+		if (!d->eof)
+			rzc_credit(td, cqe->res);
 	}
 	if (cqe->flags & IORING_CQE_F_MORE)
 		return;
@@ -502,6 +504,7 @@ static void rzc_cqe(struct thread_data *td, struct io_uring_cqe *cqe)
 		d->st.rearm_enomem++;
 	} else {
 		td_verror(td, -cqe->res, "recv_zc");
+		d->eof = true;	/* no more requests */
 		rzc_fail_all(td, -cqe->res);
 	}
 }
@@ -568,6 +571,10 @@ static void slots_release_held(struct thread_data *td, bool close)
 	if (!r)
 		return;
 	d->held = NULL;
+	if (d->slots_broken) {
+		req_complete(td, r, EIO);
+		return;
+	}
 	full = o->zc_flush_every && d->open_count + 1 >= o->zc_flush_every;
 	if (full)
 		d->st.gen_flush_every++;
@@ -585,6 +592,8 @@ static void slots_notif(struct thread_data *td, struct io_uring_cqe *cqe)
 	struct zc_req *r;
 
 	d->st.cqes_notif++;
+	if (d->slots_broken)
+		return;	/* slots_break() finished their io_us */
 	if (!g) {
 		log_err(ENGINE ": slot notification for generation %u, none closed\n",
 			number);
@@ -641,7 +650,7 @@ static void slots_break(struct thread_data *td)
 		for (r = g->head; r; r = next) {
 			next = r->next;
 			if (!r->result_pending)
-				req_complete(td, r, 0);
+				req_complete(td, r, r->io_u->error);
 		}
 		free(g);
 	}
@@ -650,7 +659,7 @@ static void slots_break(struct thread_data *td)
 	for (r = d->open_head; r; r = next) {
 		next = r->next;
 		if (!r->result_pending)
-			req_complete(td, r, 0);
+			req_complete(td, r, r->io_u->error);
 	}
 	d->open_head = d->open_tail = NULL;
 	d->open_count = 0;
@@ -681,12 +690,20 @@ static void xfer_cqe(struct thread_data *td, struct zc_req *r,
 	if (d->mode == ZC_MODE_SEND_ZC && (cqe->flags & IORING_CQE_F_MORE))
 		r->notif_pending = true;
 
+	if (d->mode == ZC_MODE_SEND_ZC_SLOTS) {
+		if (cqe->res <= 0)
+			io_u->error = cqe->res < 0 ? -cqe->res : EPIPE;
+		else
+			r->done += cqe->res;
+		if (d->slots_broken)
+			req_complete(td, r, io_u->error);	/* in no list any more */
+		else if (cqe->res <= 0)
+			slots_break(td);	/* completes r, which is in a list */
+		/* else the generation's notification completes it */
+		return;
+	}
+
 	if (cqe->res < 0) {
-		if (d->mode == ZC_MODE_SEND_ZC_SLOTS) {
-			req_complete(td, r, -cqe->res);
-			slots_break(td);
-			return;
-		}
 		r->sent_zc = 0;
 		if (!r->notif_pending)
 			req_complete(td, r, -cqe->res);
@@ -709,11 +726,6 @@ static void xfer_cqe(struct thread_data *td, struct zc_req *r,
 	else if (d->mode == ZC_MODE_RECV || d->mode == ZC_MODE_SEND)
 		d->st.bytes_copied += cqe->res;
 	r->done += cqe->res;
-	if (d->mode == ZC_MODE_SEND_ZC_SLOTS) {
-		if (d->slots_broken)
-			req_complete(td, r, 0);
-		return;	/* the generation's notification completes it */
-	}
 
 check_done:
 	if (r->notif_pending || r->result_pending)
@@ -778,8 +790,9 @@ static enum fio_q_status zc_queue(struct thread_data *td, struct io_u *io_u)
 	switch (d->mode) {
 	case ZC_MODE_RECV_ZC:
 		if (d->eof) {
-			io_u->resid = io_u->xfer_buflen;
-			return FIO_Q_COMPLETED;
+			/* through getevents: a sync completion of 0 bytes is an error */
+			req_complete(td, r, 0);
+			break;
 		}
 		if (d->wait_tail)
 			d->wait_tail->next = r;
@@ -851,16 +864,16 @@ static int zc_getevents(struct thread_data *td, unsigned int min,
 			d->events[d->nr_events++] = d->ready[d->ready_head++ % d->ready_cap];
 		if (d->nr_events >= min && (entered || d->nr_events))
 			break;
-		if (td->terminate && d->nr_events >= min)
-			break;
+		if (td->terminate && entered)
+			break;	/* fio is stopping the job: do not wait on */
 
 		/*
 		 * About to wait. Sends of the open generation complete only
 		 * once it is closed: close it unless closed generations
 		 * already hold enough io_us.
 		 */
-		if (d->mode == ZC_MODE_SEND_ZC_SLOTS &&
-		    d->nr_events + d->closed_reqs < (min ? min : 1))
+		if (d->mode == ZC_MODE_SEND_ZC_SLOTS && min &&
+		    d->nr_events + d->closed_reqs < min)
 			slots_release_held(td, true);
 		if (d->mode == ZC_MODE_RECV_ZC)
 			rzc_arm(td);
@@ -950,8 +963,9 @@ static int setup_recv_zc(struct thread_data *td)
 	ret = zcrx_register_nodev(d->ring.ring_fd, d->pool, d->pool_len, d->rq_mem,
 				  d->rq_len, o->zc_rq_entries, &d->reg, &d->rq);
 	if (ret < 0) {
-		log_err(ENGINE ": registering the zcrx pool (%llu bytes, %u refill entries) failed: %s\n",
-			(unsigned long long)d->pool_len, o->zc_rq_entries, strerror(-ret));
+		log_err(ENGINE ": registering the zcrx pool (%llu bytes, %u refill entries) failed: %s%s\n",
+			(unsigned long long)d->pool_len, o->zc_rq_entries, strerror(-ret),
+			ret == -ENOMEM ? " (RLIMIT_MEMLOCK?)" : "");
 		td_verror(td, -ret, "zcrx register");
 		return 1;
 	}
@@ -1332,7 +1346,7 @@ static void zc_cleanup(struct thread_data *td)
 
 	if (!d)
 		return;
-	if (d->ring_ok && d->mode != ZC_MODE_DEFAULT && !td->error)
+	if (d->ring_ok && d->st.sqes)
 		dump_stats(td);
 	while ((g = d->closed_head)) {
 		d->closed_head = g->next;
