@@ -11,7 +11,9 @@
 # Environment: FIO, ZC_RUNTIME (seconds per point, 5), ZC_CPUS (CPUs both
 # ends may use, "0": same CPU, steadier numbers on a small host),
 # ZC_MODES, ZC_BSS, ZC_QDS (lists to narrow the matrix), ZC_FLUSH_EVERY
-# (32), ZC_OUT (directory for the CSV and raw output; default a new one
+# (32), ZC_NODELAY (0, like net: small send_zc sends then wait on Nagle for
+# their notifications, which is the case slots are for; 1 sets TCP_NODELAY
+# on both ends), ZC_OUT (directory for the CSV and raw output; default a new one
 # under build/fio-matrix).
 #
 # Prints one line per point: the side under test's MiB/s, CQEs per io_u,
@@ -29,6 +31,7 @@ export ZC_ENGINE=$engine
 export ZC_RUNTIME=${ZC_RUNTIME:-5}
 export ZC_CPUS=${ZC_CPUS:-0}
 export ZC_FLUSH_EVERY=${ZC_FLUSH_EVERY:-32}
+export ZC_NODELAY=${ZC_NODELAY:-0}
 modes=${ZC_MODES:-"net recv recv_zc send send_zc send_zc_slots"}
 bss=${ZC_BSS:-"1k 4k 16k 64k"}
 qds=${ZC_QDS:-"1 8 32"}
