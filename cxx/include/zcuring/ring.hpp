@@ -250,15 +250,16 @@ public:
 	// Spawned tasks not yet finished.
 	std::size_t live() const noexcept { return live_; }
 
-	// One turn of the loop: resume what is ready, then either dispatch
-	// copied CQEs or submit and reap (waiting when nothing else is due).
+	// One turn of the loop: resume what is ready, then submit and reap
+	// (waiting only when nothing was ready), then dispatch copied CQEs.
 	void step()
 	{
+		bool ran = !ready_.empty();
 		for (std::size_t n = ready_.size(); n; n--)
 			ready_.pop().resume();
 		rethrow_failure();
 		if (pending_.empty()) {
-			enter(ready_.empty());
+			enter(!ran);
 			reap();
 		}
 		while (!pending_.empty())

@@ -16,6 +16,8 @@
 // have grown to the number of sends in flight.
 #pragma once
 
+#include <liburing.h>
+
 #include <zcuring/zc_slots.h>
 
 #include <cstdint>
@@ -48,7 +50,7 @@ namespace detail {
 
 // Since Linux 6.2 and in the zcuring series; liburing 2.3's io_uring.h
 // predates them.
-inline constexpr unsigned send_zc_report_usage = 1u << 1;        // IORING_SEND_ZC_REPORT_USAGE
+inline constexpr unsigned send_zc_report_usage = 1u << 3;        // IORING_SEND_ZC_REPORT_USAGE
 inline constexpr std::uint32_t notif_usage_zc_copied = 1u << 31; // IORING_NOTIF_USAGE_ZC_COPIED
 inline constexpr std::uint32_t gen_mask = 0x7fffffffu;           // REPORT_USAGE takes bit 31
 

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+// Sockets: connect, accept (single and multishot), send/recv, msg
+// variants, shutdown, close, and many connections at once.
+#include <catch2/catch.hpp>
+
+#include <sys/uio.h>
+
+#include <vector>
+
+#include "support.hpp"
+#include <zcuring/net.hpp>
+
+using namespace zcuring;
+
+TEST_CASE("connect accept send recv shutdown and close", "[net]")
+{
+	for (const char *addr : {"127.0.0.1", "::1"}) {
+		ring r;
+		auto l = tcp_listen(endpoint(addr, 0));
+		auto at = endpoint::local_of(l.get());
+		r.run([&]() -> task<void> {
+			auto c = tcp_socket(at.family());
+			auto conn = co_await async_connect(r, c.get(), at);
+			REQUIRE(conn);
+			auto a = co_await async_accept(r, l.get());
+			REQUIRE(a);
+			unique_fd s(*a);
+
+			std::vector<std::byte> out(100000), in(100000);
+			zctest::fill(out, 3, 0);
+			auto sent = co_await async_send_all(r, c.get(), out);
+			REQUIRE(*sent == out.size());
+			{
+				auto done_ = co_await async_shutdown(r, c.get());
+				REQUIRE(done_);
+			}
+			std::size_t got = 0;
+			for (;;) {
+				auto n =
+				        co_await async_recv(r, s.get(), std::span(in).subspan(got));
+				REQUIRE(n);
+				if (!*n)
+					break;
+				got += *n;
+			}
+			REQUIRE(got == out.size());
+			REQUIRE(zctest::check(in, 3, 0) == -1);
+			auto closed = co_await async_close(r, s.release());
+			INFO(closed.error().message());
+			REQUIRE(closed);
+		}());
+	}
+}
+
+TEST_CASE("connecting to a closed port is refused", "[net][errors]")
+{
+	ring r;
+	// A port that was just free.
+	auto l = tcp_listen(endpoint("127.0.0.1", 0));
+	auto at = endpoint::local_of(l.get());
+	l.reset();
+	auto res = r.run([&]() -> task<result<void>> {
+		auto c = tcp_socket(AF_INET);
+		co_return co_await async_connect(r, c.get(), at);
+	}());
+	REQUIRE(res.error() == std::errc::connection_refused);
+}
+
+TEST_CASE("sendmsg and recvmsg move scattered buffers", "[net]")
+{
+	ring r;
+	auto p = zctest::make_pair();
+	std::vector<std::byte> a(3000), b(5000), in(8000);
+	zctest::fill(a, 4, 0);
+	zctest::fill(b, 4, a.size());
+	r.run([&]() -> task<void> {
+		iovec iov[2] = {{a.data(), a.size()}, {b.data(), b.size()}};
+		msghdr m{};
+		m.msg_iov = iov;
+		m.msg_iovlen = 2;
+		auto s = co_await async_sendmsg(r, p.a.get(), &m, MSG_WAITALL);
+		REQUIRE(*s == 8000);
+		iovec riov[1] = {{in.data(), in.size()}};
+		msghdr rm{};
+		rm.msg_iov = riov;
+		rm.msg_iovlen = 1;
+		auto n = co_await async_recvmsg(r, p.b.get(), &rm, MSG_WAITALL);
+		REQUIRE(*n == 8000);
+	}());
+	REQUIRE(zctest::check(in, 4, 0) == -1);
+}
+
+TEST_CASE("multishot accept streams connections; cancel ends it", "[net][accept]")
+{
+	ring r;
+	auto l = tcp_listen(endpoint("127.0.0.1", 0));
+	auto at = endpoint::local_of(l.get());
+	r.run([&]() -> task<void> {
+		accept_stream conns(r, l.get());
+		std::vector<unique_fd> clients;
+		for (int i = 0; i < 10; i++) {
+			clients.push_back(tcp_socket(AF_INET));
+			REQUIRE(::connect(clients.back().get(), at.data(), at.size()) == 0);
+		}
+		for (int i = 0; i < 10; i++) {
+			auto c = co_await conns.next();
+			REQUIRE(c);
+			REQUIRE(c->get() >= 0);
+		}
+		conns.cancel();
+		auto end = co_await conns.next();
+		REQUIRE(end.error() == std::errc::operation_canceled);
+	}());
+}
+
+TEST_CASE("dropping an accept stream closes what it had not handed out", "[net][accept]")
+{
+	int before = zctest::open_fds();
+	{
+		ring r;
+		auto l = tcp_listen(endpoint("127.0.0.1", 0));
+		auto at = endpoint::local_of(l.get());
+		std::vector<unique_fd> clients;
+		r.run([&]() -> task<void> {
+			accept_stream conns(r, l.get());
+			clients.push_back(tcp_socket(AF_INET));
+			REQUIRE(::connect(clients.back().get(), at.data(), at.size()) == 0);
+			{
+				auto done_ = co_await conns.next();
+				REQUIRE(done_);
+			}
+			// Three more are accepted into the stream's queue...
+			for (int i = 0; i < 3; i++) {
+				clients.push_back(tcp_socket(AF_INET));
+				REQUIRE(::connect(clients.back().get(), at.data(), at.size()) == 0);
+			}
+			co_await async_sleep(r, std::chrono::milliseconds(20));
+			// ...and closed when the stream goes, here.
+		}());
+		// The request's final CQE (after the cancel) frees the state.
+		r.run([&]() -> task<void> {
+			co_await async_sleep(r, std::chrono::milliseconds(20));
+		}());
+	}
+	REQUIRE(zctest::open_fds() == before);
+}
+
+TEST_CASE("an echo server with 100 concurrent connections", "[net][echo]")
+{
+	ring r({.entries = 64});
+	auto l = tcp_listen(endpoint("127.0.0.1", 0));
+	auto at = endpoint::local_of(l.get());
+	constexpr int conns = 100;
+	constexpr std::size_t per_conn = 64 * 1024;
+	int verified = 0;
+
+	auto serve = [&](unique_fd c) -> task<void> {
+		std::byte buf[1500];
+		for (;;) {
+			auto n = co_await async_recv(r, c.get(), buf);
+			REQUIRE(n);
+			if (!*n)
+				co_return;
+			{
+				auto done_ =
+				        co_await async_send_all(r, c.get(), std::span(buf, *n));
+				REQUIRE(done_);
+			}
+		}
+	};
+	auto server = [&]() -> task<void> {
+		accept_stream acc(r, l.get());
+		for (int i = 0; i < conns; i++) {
+			auto c = co_await acc.next();
+			REQUIRE(c);
+			r.spawn(serve(std::move(*c)));
+		}
+	};
+	auto client = [&](int id) -> task<void> {
+		auto c = tcp_socket(AF_INET);
+		{
+			auto done_ = co_await async_connect(r, c.get(), at);
+			REQUIRE(done_);
+		}
+		std::vector<std::byte> out(per_conn), in(per_conn);
+		zctest::fill(out, id, 0);
+		std::size_t sent = 0, got = 0;
+		// Messages of varying size, each echoed before the next.
+		for (std::size_t k = 1; sent < per_conn; k++) {
+			std::size_t len =
+			        std::min<std::size_t>(per_conn - sent, 100 * k % 3000 + 1);
+			auto wrote = co_await async_send_all(r, c.get(),
+			                                     std::span(out).subspan(sent, len));
+			REQUIRE(wrote);
+			REQUIRE(*wrote == len);
+			sent += len;
+			while (got < sent) {
+				auto n = co_await async_recv(
+				        r, c.get(), std::span(in).subspan(got, sent - got));
+				REQUIRE(n);
+				REQUIRE(*n > 0);
+				got += *n;
+			}
+		}
+		REQUIRE(zctest::check(in, id, 0) == -1);
+		verified++;
+	};
+	r.spawn(server());
+	for (int i = 0; i < conns; i++)
+		r.spawn(client(i + 1));
+	r.run();
+	REQUIRE(verified == conns);
+}

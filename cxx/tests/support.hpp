@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// Test helpers: connected TCP pairs made with plain syscalls (so a test of
+// an operation does not depend on the operations it tests), and a byte
+// pattern that tells every byte's position in a stream.
+#pragma once
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <zcuring/net.hpp>
+
+namespace zctest {
+
+struct tcp_pair {
+	zcuring::unique_fd a; // the connecting side
+	zcuring::unique_fd b; // the accepted side
+};
+
+// A connected pair over @addr (loopback by default).
+inline tcp_pair make_pair(const std::string &addr = "127.0.0.1")
+{
+	auto l = zcuring::tcp_listen(zcuring::endpoint(addr, 0), 4);
+	auto at = zcuring::endpoint::local_of(l.get());
+	auto a = zcuring::tcp_socket(at.family());
+	if (::connect(a.get(), at.data(), at.size()))
+		throw std::system_error(errno, std::system_category(), "connect");
+	int b = ::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC);
+	if (b < 0)
+		throw std::system_error(errno, std::system_category(), "accept");
+	return {std::move(a), zcuring::unique_fd(b)};
+}
+
+// Byte @pos of stream @seed.
+inline std::byte pattern(std::uint64_t seed, std::uint64_t pos)
+{
+	std::uint64_t x = (pos / 8 + 1) * 0x9e3779b97f4a7c15ull ^ seed;
+	x ^= x >> 29;
+	return static_cast<std::byte>(x >> (8 * (pos % 8)));
+}
+
+inline void fill(std::span<std::byte> buf, std::uint64_t seed, std::uint64_t pos)
+{
+	for (std::size_t i = 0; i < buf.size(); i++)
+		buf[i] = pattern(seed, pos + i);
+}
+
+// The offset of the first byte that is wrong, or -1.
+inline long long check(std::span<const std::byte> buf, std::uint64_t seed, std::uint64_t pos)
+{
+	for (std::size_t i = 0; i < buf.size(); i++)
+		if (buf[i] != pattern(seed, pos + i))
+			return static_cast<long long>(i);
+	return -1;
+}
+
+// Open descriptors of this process, to see that nothing leaks.
+inline int open_fds()
+{
+	int n = 0;
+	DIR *d = ::opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while (::readdir(d))
+		n++;
+	::closedir(d);
+	return n;
+}
+
+} // namespace zctest
