@@ -29,8 +29,11 @@ TEST_CASE("proxy: recv_zc into the pool and send_zc out of it", "[proxy]")
 		std::vector<std::byte> buf(65536);
 		for (std::size_t off = 0; off < total; off += buf.size()) {
 			zctest::fill(buf, 31, off);
-			REQUIRE(::send(in.a.get(), buf.data(), buf.size(), 0) ==
-			        static_cast<ssize_t>(buf.size()));
+			// No REQUIRE off the test's thread: a short send shows
+			// as a short total at the sink.
+			if (::send(in.a.get(), buf.data(), buf.size(), 0) !=
+			    static_cast<ssize_t>(buf.size()))
+				break;
 		}
 		in.a.reset();
 	});
