@@ -143,7 +143,7 @@ class accept_stream {
 		{
 			io_uring_prep_multishot_accept(s, lfd, nullptr, nullptr, SOCK_CLOEXEC);
 		}
-		void drop(const cqe &e) noexcept override
+		void drop(const cqe &e, bool) noexcept override
 		{
 			if (e.res >= 0)
 				::close(e.res);

@@ -133,9 +133,15 @@ public:
 			zcrx_rq_publish(&rq_);
 		}
 		returned_++;
+		held_--;
 		if (!starved_.empty() && !r_.closed())
 			wake_starved();
 	}
+
+	// Data CQEs delivered by the kernel and not yet given back, whether
+	// queued in a stream or alive as chunks.
+	void held_more() noexcept { held_++; }
+	std::uint64_t held() const noexcept { return held_; }
 
 	// Chunks alive.
 	std::uint64_t outstanding() const noexcept { return out_; }
@@ -198,6 +204,7 @@ private:
 	zcrx_rq rq_{};
 	std::uint64_t out_ = 0;
 	std::uint64_t returned_ = 0;
+	std::uint64_t held_ = 0;
 	std::uint64_t flushes_ = 0;
 	std::vector<rx_state *> starved_;
 };
@@ -241,15 +248,19 @@ protected:
 		io_uring_prep_recv_zc(s, fd_, len, z_.id());
 	}
 
-	void drop(const cqe &e) noexcept override
+	void drop(const cqe &e, bool queued) noexcept override
 	{
-		if (e.res > 0)
-			z_.put(e.big[0], static_cast<std::uint32_t>(e.res));
+		if (e.res <= 0)
+			return;
+		if (!queued)
+			z_.held_more();
+		z_.put(e.big[0], static_cast<std::uint32_t>(e.res));
 	}
 
 	bool take(const cqe &e) override
 	{
 		if (e.res > 0) {
+			z_.held_more();
 			received_ += static_cast<std::size_t>(e.res);
 			return true;
 		}
@@ -260,8 +271,9 @@ protected:
 			rearm();
 			return false;
 		}
-		if (e.res == -ENOMEM && z_.outstanding()) {
-			// The pool is out: go on once a chunk comes back.
+		if (e.res == -ENOMEM && z_.held()) {
+			// The pool is out: go on once some memory comes back (from
+			// this stream's chunks or from another's).
 			z_.starve(this);
 			return false;
 		}

@@ -62,7 +62,7 @@ public:
 			// The ring is broken; its teardown ends the request.
 		}
 		while (!queue_.empty())
-			drop(queue_.pop());
+			drop(queue_.pop(), true);
 		if (!armed_ || ring_.closed())
 			delete this;
 		else
@@ -77,8 +77,9 @@ public:
 
 protected:
 	virtual void prep(io_uring_sqe *s) = 0;
-	// A CQE that no one will take: give back what it carries.
-	virtual void drop(const cqe &) noexcept {}
+	// A CQE that no one will take: give back what it carries. @queued:
+	// it had passed take() and waited in the queue.
+	virtual void drop(const cqe &, bool queued) noexcept { (void)queued; }
 	// Look at a CQE before it is queued for the owner; false: it was
 	// handled here (for example by re-arming) and is not queued.
 	virtual bool take(const cqe &) { return true; }
@@ -90,7 +91,7 @@ private:
 		if (!(e.flags & IORING_CQE_F_MORE))
 			self->armed_ = false;
 		if (!self->owned_) {
-			self->drop(e);
+			self->drop(e, false);
 			if (!self->armed_) {
 				node_list::unlink(self);
 				delete self;
