@@ -1,13 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the test VM (scripts/vm-run): build the two network
-# namespaces the tests use, run every selftest binary listed in
-# BINDIR/selftests.list, keep each one's TAP in TAPDIR, and exit non-zero
-# if any test failed.
-#   run-guest.sh BINDIR TAPDIR
+# namespaces the tests use, run every program listed in LIST (one path a
+# line, each printing TAP: the selftests, the C++ VM tests, the fio jobs),
+# keep each one's TAP in TAPDIR, and exit non-zero if any test failed.
+#   run-guest.sh LIST TAPDIR
 set -u
-bindir=${1:?usage: run-guest.sh BINDIR TAPDIR}
-tapdir=${2:?usage: run-guest.sh BINDIR TAPDIR}
+list=${1:?usage: run-guest.sh LIST TAPDIR}
+tapdir=${2:?usage: run-guest.sh LIST TAPDIR}
 here=$(dirname "$(readlink -f "$0")")
 . "$here/netns.sh"
 
@@ -33,7 +33,7 @@ while read -r t; do
 		grep -q '^not ok' "$tapdir/$name.tap" ||
 			echo "not ok - $name exited with status $trc" | tee -a "$tapdir/$name.tap"
 	fi
-done <"$bindir/selftests.list"
+done <"$list"
 
 zc_netns_down
 exit $rc

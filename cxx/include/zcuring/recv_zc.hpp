@@ -13,6 +13,12 @@
 // gone, so a chunk can outlive the object it came from.
 //
 // The ring must have 32-byte CQEs (ring_options::cqe32).
+//
+// When the pool runs out (-ENOMEM), a stream goes on by itself: after its
+// queued chunks are consumed, straight away once, and then as soon as any
+// received memory comes back. An application that holds every chunk of
+// the pool while it waits for the next one waits for ever: hold less than
+// the pool.
 #pragma once
 
 #include <sys/mman.h>
@@ -116,17 +122,12 @@ public:
 		return pool() + (off & ~IORING_ZCRX_AREA_MASK);
 	}
 
-	// Chunks alive.
-	void chunk_made() noexcept { out_++; }
-	void chunk_gone() noexcept { out_--; }
-
 	// Give one data CQE's memory back: one fill-ring entry.
 	void put(std::uint64_t off, std::uint32_t len) noexcept
 	{
 		if (!zcrx_rq_space(&rq_) && !r_.closed()) {
 			// Full: the kernel takes every queued entry now.
 			zcrx_flush(r_.fd(), id());
-			flushes_++;
 		}
 		if (zcrx_rq_space(&rq_)) {
 			zcrx_rq_return(&rq_, off, len);
@@ -143,10 +144,7 @@ public:
 	void held_more() noexcept { held_++; }
 	std::uint64_t held() const noexcept { return held_; }
 
-	// Chunks alive.
-	std::uint64_t outstanding() const noexcept { return out_; }
 	std::uint64_t returned() const noexcept { return returned_; }
-	std::uint64_t flushes() const noexcept { return flushes_; }
 
 	void starve(rx_state *s) { starved_.push_back(s); }
 	void unstarve(rx_state *s) noexcept
@@ -202,10 +200,8 @@ private:
 	std::size_t rq_len_ = 0;
 	io_uring_zcrx_ifq_reg reg_{};
 	zcrx_rq rq_{};
-	std::uint64_t out_ = 0;
 	std::uint64_t returned_ = 0;
 	std::uint64_t held_ = 0;
-	std::uint64_t flushes_ = 0;
 	std::vector<rx_state *> starved_;
 };
 
@@ -262,6 +258,7 @@ protected:
 		if (e.res > 0) {
 			z_.held_more();
 			received_ += static_cast<std::size_t>(e.res);
+			enomem_rearmed_ = false;
 			return true;
 		}
 		if (e.flags & IORING_CQE_F_MORE)
@@ -271,20 +268,41 @@ protected:
 			rearm();
 			return false;
 		}
-		if (e.res == -ENOMEM && z_.held()) {
-			// The pool is out: go on once some memory comes back (from
-			// this stream's chunks or from another's).
-			z_.starve(this);
-			return false;
-		}
-		if (e.res == -ENOMEM && ready())
-			return false; // next() re-arms once the queue is consumed
+		if (e.res == -ENOMEM)
+			return !out_of_memory();
 		return true;
 	}
 
 private:
+	// The pool had no free chunk when the kernel ended the request. True:
+	// handled (the stream goes on); false: deliver -ENOMEM to the owner.
+	bool out_of_memory()
+	{
+		// Queued data first; next() re-arms once the queue is consumed.
+		if (ready())
+			return true;
+		// Chunks given back since the kernel posted this may be waiting
+		// in the fill ring: try once more straight away.
+		if (!enomem_rearmed_) {
+			enomem_rearmed_ = true;
+			rearm();
+			return true;
+		}
+		// Still none: wait until some received memory (queued in another
+		// stream, or a chunk alive) comes back. With none out, the kernel's
+		// partly filled chunks of other streams hold the whole pool: it is
+		// too small for its streams, which only the owner can change.
+		if (z_.held()) {
+			z_.starve(this);
+			return true;
+		}
+		return false;
+	}
+
 	zcrx_state &z_;
 	int fd_;
+	// Re-armed once after -ENOMEM with no data since.
+	bool enomem_rearmed_ = false;
 };
 
 inline void zcrx_state::wake_starved() noexcept
@@ -333,7 +351,6 @@ public:
 		if (!z_)
 			return;
 		detail::zcrx_state *z = std::exchange(z_, nullptr);
-		z->chunk_gone();
 		z->put(off_, len_);
 		z->unref();
 	}
@@ -344,7 +361,6 @@ private:
 	    : z_(z), off_(off), len_(len)
 	{
 		z_->ref();
-		z_->chunk_made();
 	}
 
 	detail::zcrx_state *z_ = nullptr;
@@ -433,7 +449,7 @@ public:
 	// The pool, e.g. to register it as a fixed buffer for send_zc.
 	std::span<std::byte> pool() const noexcept { return {z_->pool(), z_->pool_len()}; }
 	// Received memory not yet given back (chunks alive, CQEs queued).
-	std::uint64_t outstanding() const noexcept { return z_->outstanding(); }
+	std::uint64_t outstanding() const noexcept { return z_->held(); }
 	// Fill-ring entries written so far: one per chunk.
 	std::uint64_t returned() const noexcept { return z_->returned(); }
 

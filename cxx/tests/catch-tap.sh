@@ -1,0 +1,37 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Run a Catch2 v2 test program one test case at a time and report in TAP,
+# one line per test case (Catch2's own TAP reporter writes one per
+# assertion). A case that hangs is killed after ZC_CASE_TIMEOUT seconds
+# (default 300) and fails, so one stuck case cannot stall the whole boot.
+# Exits 1 if any case failed.
+#   catch-tap.sh PROGRAM
+set -u
+prog=${1:?usage: catch-tap.sh PROGRAM}
+limit=${ZC_CASE_TIMEOUT:-300}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if ! "$prog" --list-test-names-only >"$tmp/names" 2>&1; then
+	sed 's/^/# /' "$tmp/names"
+	echo "1..1"
+	echo "not ok 1 - $(basename "$prog") --list-test-names-only"
+	exit 1
+fi
+grep . "$tmp/names" >"$tmp/cases" || true
+echo "1..$(grep -c . "$tmp/cases")"
+n=0 rc=0
+while IFS= read -r name; do
+	n=$((n + 1))
+	# Catch2's test spec: commas, brackets and backslashes are syntax.
+	spec=$(printf '%s' "$name" | sed 's/[],[\\]/\\&/g')
+	if timeout "$limit" "$prog" "$spec" >"$tmp/out" 2>&1; then
+		echo "ok $n - $name"
+	else
+		st=$?
+		sed 's/^/# /' "$tmp/out"
+		[ "$st" -eq 124 ] && echo "# killed after $limit s"
+		echo "not ok $n - $name"
+		rc=1
+	fi
+done <"$tmp/cases"
+exit $rc
