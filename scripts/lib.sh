@@ -52,9 +52,16 @@ zc_build_all() {
 
 	t0=$(date +%s)
 	"$ZC_TOP/scripts/setup-host"
+	mkdir -p "$ZC_BUILD"
+	# One kernel tree, two cores: a second build (another shell, a helper)
+	# waits for the first instead of racing it in build/linux.
+	exec 8>"$ZC_BUILD/.kernel.lock"
+	flock 8
 	"$ZC_TOP/scripts/prepare"
 	t1=$(date +%s)
 	"$ZC_TOP/scripts/build-kernel" "$1" >/dev/null
+	flock -u 8
+	exec 8>&-
 	t2=$(date +%s)
 	"$ZC_TOP/scripts/headers" >/dev/null
 	cmake -S "$ZC_TOP" -B "$ZC_BUILD/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
