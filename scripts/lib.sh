@@ -64,6 +64,9 @@ zc_build_all() {
 	exec 8>&-
 	t2=$(date +%s)
 	"$ZC_TOP/scripts/headers" >/dev/null
+	# fio's configured source (idempotent): without it the fio engine,
+	# its host test and its VM jobs are not built.
+	"$ZC_TOP/scripts/fio-headers"
 	cmake -S "$ZC_TOP" -B "$ZC_BUILD/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DZC_VM_KERNEL="$1" >"$ZC_BUILD/cmake.log" 2>&1 ||
 		{ tail -n 30 "$ZC_BUILD/cmake.log" >&2; die "cmake configure failed"; }
