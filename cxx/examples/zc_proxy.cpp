@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+// zc_proxy: a forwarding TCP proxy with no copy in user space. Each
+// accepted connection is received with IORING_OP_RECV_ZC into the zcrx
+// pool, and the same pool memory, registered as fixed buffer 0, goes out
+// with IORING_OP_SEND_ZC to the upstream connection. A chunk goes back to
+// the fill ring only after the notification of its send says the kernel
+// is done with the pages; IORING_SEND_ZC_REPORT_USAGE says whether it had
+// to copy them after all.
+//
+//   zc_proxy --listen ADDR PORT --to HOST PORT [--conns 1] [--inflight 32]
+//            [--pool 4M] [--label L]
+//
+// Serves --conns connections (each to EOF, then shuts the upstream side
+// down) and prints one line: bytes forwarded, chunks, sends, and how many
+// sends the kernel reported copied. Exits 1 with one line on stderr on a
+// kernel without device-less zero-copy receive or SEND_ZC, or on any
+// error; 2 on bad usage.
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <zcuring/buffers.hpp>
+#include <zcuring/features.hpp>
+#include <zcuring/net.hpp>
+#include <zcuring/ops.hpp>
+#include <zcuring/recv_zc.hpp>
+#include <zcuring/ring.hpp>
+#include <zcuring/send_zc.hpp>
+#include <zcuring/task.hpp>
+
+#include "common.hpp"
+
+namespace {
+
+struct config {
+	std::string listen_addr, to_addr;
+	unsigned long listen_port = 0, to_port = 0;
+	unsigned long conns = 1;
+	unsigned long inflight = 32; // sends per connection whose pages are not yet released
+	std::uint64_t pool = 4u << 20;
+	std::string label = "zc_proxy";
+};
+
+struct totals {
+	std::uint64_t bytes = 0;  // forwarded
+	std::uint64_t chunks = 0; // received by RECV_ZC
+	std::uint64_t sends = 0;  // SEND_ZC requests
+	std::uint64_t copied = 0; // of which the notification said "copied"
+	std::uint64_t rearms = 0;
+	unsigned long done = 0;
+	double first = 0, last = 0;
+	std::string error;
+};
+
+[[noreturn]] void usage()
+{
+	std::fprintf(stderr, "usage: zc_proxy --listen ADDR PORT --to HOST PORT [--conns N] "
+	                     "[--inflight N] [--pool B] [--label L]\n");
+	std::exit(2);
+}
+
+[[noreturn]] void fail(const std::string &what)
+{
+	std::fprintf(stderr, "zc_proxy: %s\n", what.c_str());
+	std::exit(1);
+}
+
+// A chunk whose pages a send still uses, and the release that frees them.
+struct in_flight {
+	zcuring::chunk data;
+	zcuring::zc_release release;
+};
+
+// A fixed window of sends in flight, oldest first: sized once per
+// connection, so forwarding allocates nothing per chunk.
+class window {
+public:
+	explicit window(std::size_t n) : slots_(n) {}
+	bool full() const noexcept { return count_ == slots_.size(); }
+	bool empty() const noexcept { return count_ == 0; }
+	void push(in_flight f) { slots_[(head_ + count_++) % slots_.size()] = std::move(f); }
+	in_flight &oldest() noexcept { return slots_[head_]; }
+	void pop() noexcept
+	{
+		slots_[head_] = in_flight{}; // the chunk goes back to the fill ring
+		head_ = (head_ + 1) % slots_.size();
+		count_--;
+	}
+
+private:
+	std::vector<in_flight> slots_;
+	std::size_t head_ = 0, count_ = 0;
+};
+
+// What a notification said: count a copy; false (and why) on an error.
+bool note_ok(const zcuring::result<zcuring::zc_notification> &note, totals &t)
+{
+	if (!note) {
+		t.error = "SEND_ZC notification: " + note.error().message();
+		return false;
+	}
+	if (note->copied)
+		t.copied++;
+	return true;
+}
+
+zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique_fd down,
+                            const zcuring::endpoint &to, const config &cfg, totals &t)
+{
+	auto up = zcuring::tcp_socket(to.family());
+	if (auto c = co_await zcuring::async_connect(r, up.get(), to); !c) {
+		t.error = "connect upstream: " + c.error().message();
+		co_return;
+	}
+	auto in = rx.receive(down.get());
+	window w(cfg.inflight);
+	// buf_index 0: the pool is registered buffer 0 (main); the kernel
+	// pins nothing per send. MSG_WAITALL: a send is short only on error.
+	const zcuring::zc_options zo{.msg_flags = MSG_WAITALL, .buf_index = 0u};
+	bool ok = true;
+	while (ok) {
+		auto c = co_await in.next();
+		if (!c)
+			break;
+		t.chunks++;
+		std::span<const std::byte> rest = c->data();
+		zcuring::zc_release last;
+		while (ok && !rest.empty()) {
+			auto sent = co_await zcuring::async_send_zc(r, up.get(), rest, zo);
+			t.sends++;
+			if (!sent.bytes || *sent.bytes == 0) {
+				t.error = "SEND_ZC: " + (sent.bytes ? std::string("sent nothing")
+				                                    : sent.bytes.error().message());
+				ok = false;
+				break;
+			}
+			t.bytes += *sent.bytes;
+			rest = rest.subspan(*sent.bytes);
+			if (!rest.empty()) {
+				// A short send: its pages are released before the rest goes.
+				ok = note_ok(co_await std::move(sent.release), t);
+			} else {
+				last = std::move(sent.release);
+			}
+		}
+		if (!ok)
+			break;
+		if (w.full()) {
+			// The oldest send's pages are free once its notification
+			// is in; only then does its chunk go back (pop).
+			ok = note_ok(co_await std::move(w.oldest().release), t);
+			w.pop();
+		}
+		w.push({std::move(*c), std::move(last)});
+	}
+	while (!w.empty()) {
+		ok = note_ok(co_await std::move(w.oldest().release), t) && ok;
+		w.pop();
+	}
+	if (!ok)
+		co_return;
+	t.rearms += in.rearms();
+	if (in.status() != zcuring::errc::end_of_stream) {
+		t.error = "RECV_ZC: " + in.status().message();
+		co_return;
+	}
+	(void)co_await zcuring::async_shutdown(r, up.get(), SHUT_WR);
+	t.done++;
+	t.last = zcex::now_seconds();
+}
+
+zcuring::task<void> accept_all(zcuring::ring &r, zcuring::zcrx &rx, int lfd,
+                               const zcuring::endpoint &to, const config &cfg, totals &t)
+{
+	zcuring::accept_stream conns(r, lfd);
+	for (unsigned long i = 0; i < cfg.conns; i++) {
+		auto c = co_await conns.next();
+		if (!c)
+			throw std::system_error(c.error(), "accept");
+		if (!t.first)
+			t.first = zcex::now_seconds();
+		r.spawn(forward(r, rx, std::move(*c), to, cfg, t));
+	}
+}
+
+int run(const config &cfg)
+{
+	zcuring::ring r({.entries = 256, .cq_entries = 4096, .cqe32 = true});
+	auto f = zcuring::probe(r);
+	if (!f.recv_zc)
+		fail(f.recv_zc_why);
+	if (!f.send_zc)
+		fail(f.send_zc_why);
+	zcuring::zcrx rx(r, {.pool_bytes = cfg.pool, .rq_entries = 1024});
+	std::span<std::byte> pool = rx.pool();
+	zcuring::fixed_buffers registered(r, std::span(&pool, 1));
+	zcuring::endpoint to(cfg.to_addr, static_cast<std::uint16_t>(cfg.to_port));
+	auto listener = zcuring::tcp_listen(
+	        zcuring::endpoint(cfg.listen_addr, static_cast<std::uint16_t>(cfg.listen_port)),
+	        64);
+	totals t;
+	r.spawn(accept_all(r, rx, listener.get(), to, cfg, t));
+	while (r.live() && t.error.empty())
+		r.step();
+	if (!t.error.empty())
+		fail(t.error);
+	double secs = t.last > t.first ? t.last - t.first : 1e-9;
+	std::printf("%-8s %lu conns, %s forwarded, %llu chunks in by RECV_ZC (device-less: "
+	            "copied into the pool by the kernel), %llu SEND_ZC out of the pool: "
+	            "%llu not copied, %llu copied, %.1f MiB/s\n",
+	            cfg.label.c_str(), t.done, zcex::human_bytes(t.bytes).c_str(),
+	            static_cast<unsigned long long>(t.chunks),
+	            static_cast<unsigned long long>(t.sends),
+	            static_cast<unsigned long long>(t.sends - t.copied),
+	            static_cast<unsigned long long>(t.copied),
+	            static_cast<double>(t.bytes) / (1 << 20) / secs);
+	if (rx.outstanding())
+		fail("chunks still held at the end: " + std::to_string(rx.outstanding()));
+	return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	config cfg;
+	for (int i = 1; i < argc; i++) {
+		std::string a = argv[i];
+		bool ok = true;
+		if (a == "--listen" || a == "--to") {
+			if (i + 2 >= argc)
+				usage();
+			unsigned long port = 0;
+			ok = zcex::parse_uint(argv[i + 2], 65535, port) && port;
+			(a == "--listen" ? cfg.listen_addr : cfg.to_addr) = argv[i + 1];
+			(a == "--listen" ? cfg.listen_port : cfg.to_port) = port;
+			i += 2;
+		} else if (i + 1 >= argc) {
+			usage();
+		} else if (a == "--conns") {
+			ok = zcex::parse_uint(argv[++i], 4096, cfg.conns) && cfg.conns;
+		} else if (a == "--inflight") {
+			ok = zcex::parse_uint(argv[++i], 4096, cfg.inflight) && cfg.inflight;
+		} else if (a == "--pool") {
+			ok = zcex::parse_size(argv[++i], cfg.pool);
+		} else if (a == "--label") {
+			cfg.label = argv[++i];
+		} else {
+			ok = false;
+		}
+		if (!ok)
+			usage();
+	}
+	if (!cfg.listen_port || !cfg.to_port)
+		usage();
+	try {
+		return run(cfg);
+	} catch (const std::exception &e) {
+		fail(e.what());
+	}
+}
