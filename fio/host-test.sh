@@ -7,8 +7,9 @@
 #  - recv_zc and send_zc_slots, which need the zcuring kernel, are refused
 #    with "unsupported by this kernel" when the kernel lacks them (and are
 #    run like the others when it has them);
-#  - protocol other than tcp, and a mode that does not match rw, fail with
-#    one clear line;
+#  - UDP send modes send every datagram to a discarding sink;
+#  - protocol other than tcp and udp, udp for receiving, and a mode that
+#    does not match rw, fail with one clear line;
 #  - an engine built for another fio refuses to load, in one line.
 #
 #   fio/host-test.sh FIO ENGINE.so BADVER_ENGINE.so
@@ -126,14 +127,69 @@ for c in "${cases[@]}"; do
 	if check "$name" "$5"; then ok "$name moves $5 MiB"; else notok "$name moves $5 MiB"; fi
 done
 
-# One clear line for a protocol other than tcp, and for a mode against rw.
-"$FIO" --name=udp --ioengine=external:"$engine" --protocol=udp --rw=write \
-	--hostname=127.0.0.1 --port=9 --size=1m >"$work/udp.out" 2>&1
-if grep -q "^zcuring_net: protocol=udp is not supported: only tcp$" "$work/udp.out"; then
-	ok "protocol=udp is refused"
+# UDP (send modes only): every datagram is sent, to a sink that discards.
+udp_send() { # MODE BS QD MIB
+	local name="udp-$1-bs$2-qd$3" want=$(($4 * 1048576)) sink
+	port=$((port + 1))
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+try:
+    while s.recv(65536):
+        pass
+except OSError:
+    pass
+' "$port" &
+	sink=$!
+	sleep 0.5
+	timeout 120 "$FIO" --output-format=json --name=tx --ioengine=external:"$engine" \
+		--mode="$1" --protocol=udp --rw=write --bs="$2" --iodepth="$3" --size="$4m" \
+		--hostname=127.0.0.1 --port="$port" --zc_stats="$work/$name.stats" \
+		>"$work/$name.json" 2>"$work/$name.err"
+	echo $? >"$work/$name.rc"
+	kill "$sink" 2>/dev/null
+	wait "$sink" 2>/dev/null
+	why=$(python3 - "$work/$name.json" "$work/$name.stats" "$want" "$(cat "$work/$name.rc")" <<'PY'
+import json, sys
+out, stats, want, rc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if rc:
+    sys.exit("fio exited %d" % rc)
+s = open(out).read()
+j = json.loads(s[s.index("{"):])["jobs"][0]
+if j["error"] or j["write"]["io_bytes"] != want:
+    sys.exit("error %d, %d bytes, not %d" % (j["error"], j["write"]["io_bytes"], want))
+c = json.loads(open(stats).readline())
+if c["bytes"] != want or c["io_us"] != c["cqes_data"]:
+    sys.exit("counters: %d bytes, %d io_us, %d sends" % (c["bytes"], c["io_us"], c["cqes_data"]))
+PY
+) && { ok "$name sends $4 MiB in datagrams"; return; }
+	notok "$name sends $4 MiB in datagrams"
+	echo "# $why"
+	sed 's/^/# /' "$work/$name.err" | head -n 5
+}
+udp_send send 16k 8 16
+udp_send send_zc 4k 32 8
+[ -n "$have_send_zc_slots" ] && udp_send send_zc_slots 16k 8 16
+
+# One clear line for a protocol other than tcp and udp, for udp where it
+# does not apply, and for a mode against rw.
+"$FIO" --name=sctp --ioengine=external:"$engine" --protocol=sctp --rw=write \
+	--hostname=127.0.0.1 --port=9 --size=1m >"$work/sctp.out" 2>&1
+if grep -q "^zcuring_net: protocol=sctp is not supported: only tcp and udp$" "$work/sctp.out"; then
+	ok "protocol=sctp is refused"
 else
-	notok "protocol=udp is refused"
-	sed 's/^/# /' "$work/udp.out"
+	notok "protocol=sctp is refused"
+	sed 's/^/# /' "$work/sctp.out"
+fi
+"$FIO" --name=udprx --ioengine=external:"$engine" --protocol=udp --rw=read --listen \
+	--port=9 --size=1m >"$work/udprx.out" 2>&1
+if grep -q "^zcuring_net: protocol=udp is for the send modes only" "$work/udprx.out"; then
+	ok "protocol=udp with rw=read is refused"
+else
+	notok "protocol=udp with rw=read is refused"
+	sed 's/^/# /' "$work/udprx.out"
 fi
 "$FIO" --name=mismatch --ioengine=external:"$engine" --mode=send --rw=read --listen \
 	--port=9 --size=1m >"$work/mm.out" 2>&1

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * zcuring_net: an external fio ioengine for one TCP stream over io_uring,
- * with the zero-copy operations of the zcuring kernel.
+ * with the zero-copy operations of the zcuring kernel. The send modes can
+ * also send UDP datagrams (protocol=udp, one io_u a datagram), e.g. to a
+ * dummy device, which frees them at transmit.
  *
  *   ioengine=external:zcuring_net.so  mode=recv|recv_zc|send|send_zc|send_zc_slots
  *
@@ -141,6 +143,7 @@ struct zc_stats {
 
 struct zc_data {
 	enum zc_mode mode;
+	bool udp;			/* protocol=udp: datagrams, send modes only */
 	int listenfd;
 	struct sockaddr_in addr;
 	struct io_uring ring;
@@ -246,7 +249,7 @@ static struct fio_option options[] = {
 		.type	= FIO_OPT_STR_STORE,
 		.off1	= offsetof(struct zc_options, protocol),
 		.def	= "tcp",
-		.help	= "Network protocol: only tcp",
+		.help	= "Network protocol: tcp, or udp for the send modes",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_NETIO,
 	},
@@ -1108,7 +1111,7 @@ static int setup_connect(struct thread_data *td)
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_INET;
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = d->udp ? SOCK_DGRAM : SOCK_STREAM;
 	ret = getaddrinfo(td->o.filename, NULL, &hints, &res);
 	if (ret) {
 		log_err(ENGINE ": hostname %s: %s\n", td->o.filename, gai_strerror(ret));
@@ -1126,8 +1129,11 @@ static int zc_init(struct thread_data *td)
 	struct zc_options *o = td->eo;
 	unsigned int depth = td->o.iodepth ? td->o.iodepth : 1;
 
-	if (strcmp(o->protocol ? o->protocol : "tcp", "tcp")) {
-		log_err(ENGINE ": protocol=%s is not supported: only tcp\n", o->protocol);
+	if (!strcmp(o->protocol ? o->protocol : "tcp", "udp")) {
+		d->udp = true;
+	} else if (strcmp(o->protocol ? o->protocol : "tcp", "tcp")) {
+		log_err(ENGINE ": protocol=%s is not supported: only tcp and udp\n",
+			o->protocol);
 		return 1;
 	}
 	if (td_random(td)) {
@@ -1148,6 +1154,15 @@ static int zc_init(struct thread_data *td)
 	if (is_recv(d->mode) != !!td_read(td)) {
 		log_err(ENGINE ": mode=%s needs rw=%s\n", mode_names[d->mode],
 			is_recv(d->mode) ? "read" : "write");
+		return 1;
+	}
+	if (d->udp && (is_recv(d->mode) || o->listen)) {
+		log_err(ENGINE ": protocol=udp is for the send modes only (rw=write, no listen)\n");
+		return 1;
+	}
+	/* one io_u, one datagram: at most what IPv4 UDP carries */
+	if (d->udp && td->o.max_bs[DDIR_WRITE] > 65507) {
+		log_err(ENGINE ": protocol=udp: bs must be at most 65507 (one datagram per io_u)\n");
 		return 1;
 	}
 	if (d->mode == ZC_MODE_RECV_ZC && o->zc_rq_entries > 32768) {
@@ -1224,7 +1239,7 @@ static int zc_open_file(struct thread_data *td, struct fio_file *f)
 		int tries = 0;
 
 		for (;;) {
-			f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			f->fd = socket(AF_INET, (d->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 			if (f->fd < 0) {
 				td_verror(td, errno, "socket");
 				return 1;
@@ -1242,7 +1257,7 @@ static int zc_open_file(struct thread_data *td, struct fio_file *f)
 			usleep(50000);
 		}
 	}
-	if (o->nodelay &&
+	if (o->nodelay && !d->udp &&
 	    setsockopt(f->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
 		td_verror(td, errno, "TCP_NODELAY");
 		close(f->fd);
@@ -1265,8 +1280,9 @@ static int zc_close_file(struct thread_data *td, struct fio_file *f)
 	if (d && !is_recv(d->mode) && f->fd >= 0 && !td->error) {
 		uint32_t msg[2] = { htole32(0x6c696e6b), htole32(0x89) };
 
+		/* UDP: fio's net receiver takes the same 8 bytes; none may listen */
 		if (send(f->fd, msg, sizeof(msg), MSG_NOSIGNAL) < 0 && errno != EPIPE &&
-		    errno != ECONNRESET)
+		    errno != ECONNRESET && !(d->udp && errno == ECONNREFUSED))
 			td_verror(td, errno, "send link close");
 	}
 	return generic_close_file(td, f);
