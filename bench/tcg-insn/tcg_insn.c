@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcg_insn: a QEMU TCG plugin (API version 1, QEMU 7.2) that counts the
+ * guest instructions executed on every vCPU, kernel and user alike, and
+ * writes the counts whenever the guest executes a marker instruction, so
+ * that a section of a guest run (one fio job) can be measured exactly.
+ *
+ *   qemu-system-x86_64 ... -plugin libtcg_insn.so,out=/path/counts.txt
+ *
+ * The marker is an 8-byte NOP that compilers never emit with this
+ * displacement:
+ *
+ *   nopl 0x5a4349NN(%rax,%rax,1)    0f 1f 84 00 NN 49 43 5a
+ *
+ * with NN 01 for "start" and 02 for "stop" (tcg-mark.c executes it). Each
+ * marker appends one line to the output file:
+ *
+ *   mark SEQ start|stop TOTAL VCPU0 VCPU1 ...
+ *
+ * SEQ counts markers from 0; TOTAL is the sum over the vCPUs of the
+ * instructions executed so far; a section's cost is the difference of
+ * TOTAL between its start and stop lines. "exit TOTAL ..." ends the file.
+ *
+ * Counting: every translation block gets an execution callback carrying
+ * its number of instructions, added to the executing vCPU's own counter
+ * (one writer per counter, so MTTCG needs no lock). A block left early by
+ * an exception counts in full, and a REP-prefixed string instruction
+ * counts once per iteration (QEMU executes each iteration as its own
+ * block), so a "rep movsb" copy of N bytes counts N.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qemu-plugin-v1.h"
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+
+#define MAX_VCPUS	64
+#define MARK_START	1
+#define MARK_STOP	2
+
+static const unsigned char mark_prefix[] = { 0x0f, 0x1f, 0x84, 0x00 };
+static const unsigned char mark_magic[] = { 0x49, 0x43, 0x5a };	/* "ICZ" */
+
+/* One counter per vCPU, each in its own cache line. */
+struct vcpu_count {
+	uint64_t insns;
+	char pad[64 - sizeof(uint64_t)];
+};
+
+static struct vcpu_count counts[MAX_VCPUS];
+static unsigned int nr_vcpus = 1;
+static FILE *out;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long long mark_seq;
+
+static void tb_exec(unsigned int vcpu, void *udata)
+{
+	uint64_t *c;
+
+	if (vcpu >= MAX_VCPUS)
+		return;
+	c = &counts[vcpu].insns;
+	/* only this vCPU's thread writes it; markers read it */
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uintptr_t)udata,
+			 __ATOMIC_RELAXED);
+}
+
+/* TOTAL and the per-vCPU counts, at the end of a line already begun. */
+static void write_counts(void)
+{
+	uint64_t v[MAX_VCPUS], total = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr_vcpus; i++) {
+		v[i] = __atomic_load_n(&counts[i].insns, __ATOMIC_RELAXED);
+		total += v[i];
+	}
+	fprintf(out, " %llu", (unsigned long long)total);
+	for (i = 0; i < nr_vcpus; i++)
+		fprintf(out, " %llu", (unsigned long long)v[i]);
+	fputc('\n', out);
+	fflush(out);
+}
+
+static void mark_exec(unsigned int vcpu, void *udata)
+{
+	unsigned int kind = (uintptr_t)udata;
+
+	pthread_mutex_lock(&out_lock);
+	fprintf(out, "mark %llu %s", mark_seq++, kind == MARK_START ? "start" : "stop");
+	write_counts();
+	pthread_mutex_unlock(&out_lock);
+}
+
+static int mark_kind(struct qemu_plugin_insn *insn)
+{
+	const unsigned char *b;
+
+	if (qemu_plugin_insn_size(insn) != 8)
+		return 0;
+	b = qemu_plugin_insn_data(insn);
+	if (memcmp(b, mark_prefix, 4) || memcmp(b + 5, mark_magic, 3))
+		return 0;
+	return b[4] == MARK_START || b[4] == MARK_STOP ? b[4] : 0;
+}
+
+static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+	size_t i, n = qemu_plugin_tb_n_insns(tb);
+
+	qemu_plugin_register_vcpu_tb_exec_cb(tb, tb_exec, QEMU_PLUGIN_CB_NO_REGS,
+					     (void *)(uintptr_t)n);
+	for (i = 0; i < n; i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+		int kind = mark_kind(insn);
+
+		if (kind)
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, mark_exec,
+							       QEMU_PLUGIN_CB_NO_REGS,
+							       (void *)(uintptr_t)kind);
+	}
+}
+
+static void at_exit(qemu_plugin_id_t id, void *udata)
+{
+	pthread_mutex_lock(&out_lock);
+	fprintf(out, "exit");
+	write_counts();
+	fclose(out);
+	out = NULL;
+	pthread_mutex_unlock(&out_lock);
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
+					   int argc, char **argv)
+{
+	const char *path = NULL;
+	char msg[256];
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (!strncmp(argv[i], "out=", 4)) {
+			path = argv[i] + 4;
+		} else {
+			snprintf(msg, sizeof(msg), "tcg_insn: unknown argument '%s' (only out=PATH)\n",
+				 argv[i]);
+			qemu_plugin_outs(msg);
+			return -1;
+		}
+	}
+	if (!path) {
+		qemu_plugin_outs("tcg_insn: out=PATH is required\n");
+		return -1;
+	}
+	if (!info->system_emulation) {
+		qemu_plugin_outs("tcg_insn: for system emulation only\n");
+		return -1;
+	}
+	nr_vcpus = info->system.max_vcpus;
+	if (nr_vcpus < 1 || nr_vcpus > MAX_VCPUS) {
+		snprintf(msg, sizeof(msg), "tcg_insn: %u vCPUs, at most %d\n", nr_vcpus, MAX_VCPUS);
+		qemu_plugin_outs(msg);
+		return -1;
+	}
+	out = fopen(path, "w");
+	if (!out) {
+		snprintf(msg, sizeof(msg), "tcg_insn: %s: %s\n", path, strerror(errno));
+		qemu_plugin_outs(msg);
+		return -1;
+	}
+	fprintf(out, "tcg_insn %s vcpus %u\n", info->target_name, nr_vcpus);
+	fflush(out);
+	qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
+	qemu_plugin_register_atexit_cb(id, at_exit, NULL);
+	return 0;
+}
