@@ -165,7 +165,8 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 	}
 	if (!ok)
 		co_return;
-	t.rearms += in.rearms();
+	// rx_stream::rearms() counts the first arm too: a re-arm is one more
+	t.rearms += in.rearms() ? in.rearms() - 1 : 0;
 	if (in.status() != zcuring::errc::end_of_stream) {
 		t.error = "RECV_ZC: " + in.status().message();
 		co_return;
@@ -211,11 +212,12 @@ int run(const config &cfg)
 	if (!t.error.empty())
 		fail(t.error);
 	double secs = t.last > t.first ? t.last - t.first : 1e-9;
-	std::printf("%-8s %lu conns, %s forwarded, %llu chunks in by RECV_ZC (device-less: "
-	            "copied into the pool by the kernel), %llu SEND_ZC out of the pool: "
-	            "%llu not copied, %llu copied, %.1f MiB/s\n",
+	std::printf("%-8s %lu conns, %s forwarded, %llu chunks in by RECV_ZC (%llu re-arms; "
+	            "device-less: copied into the pool by the kernel), %llu SEND_ZC out of the "
+	            "pool: %llu not copied, %llu copied, %.1f MiB/s\n",
 	            cfg.label.c_str(), t.done, zcex::human_bytes(t.bytes).c_str(),
 	            static_cast<unsigned long long>(t.chunks),
+	            static_cast<unsigned long long>(t.rearms),
 	            static_cast<unsigned long long>(t.sends),
 	            static_cast<unsigned long long>(t.sends - t.copied),
 	            static_cast<unsigned long long>(t.copied),

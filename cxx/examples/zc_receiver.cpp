@@ -93,7 +93,8 @@ zcuring::task<void> receive_one(zcuring::zcrx &rx, zcuring::unique_fd fd, const 
 		// c goes out of scope here: one fill-ring entry, no syscall
 	}
 	t.bytes += pos;
-	t.rearms += in.rearms();
+	// rx_stream::rearms() counts the first arm too: a re-arm is one more
+	t.rearms += in.rearms() ? in.rearms() - 1 : 0;
 	if (in.status() != zcuring::errc::end_of_stream) {
 		t.error = "connection " + std::to_string(index) +
 		          ": RECV_ZC: " + in.status().message();
