@@ -223,3 +223,52 @@ TEST_CASE("recv_zc: several connections share one pool", "[recv_zc]")
 		REQUIRE(got[i].bad_at == -1);
 	}
 }
+
+TEST_CASE("recv_zc: a stream starved by another's held chunks goes on when they return",
+          "[recv_zc][rearm]")
+{
+	// 24 pages for two 2 MiB streams. The first holds up to 16 chunks and
+	// lets them go only after a sleep, so the second finds the pool empty
+	// (-ENOMEM) again and again and must wait for that memory to return.
+	ring r({.entries = 16, .cq_entries = 64, .cqe32 = true});
+	zcrx rx(r, {.pool_bytes = 24 * 4096, .rq_entries = 64});
+	constexpr std::size_t total = 2 << 20;
+	auto p0 = zctest::make_pair(), p1 = zctest::make_pair();
+	auto s0 = rx.receive(p0.b.get()), s1 = rx.receive(p1.b.get());
+	auto w0 = writer(std::move(p0.a), total, 20);
+	auto w1 = writer(std::move(p1.a), total, 21);
+	outcome o0, o1;
+	auto hoarder = [&]() -> task<void> {
+		std::vector<chunk> held;
+		held.reserve(16);
+		for (;;) {
+			auto c = co_await s0.next();
+			if (!c) {
+				o0.end = c.error();
+				break;
+			}
+			if (zctest::check(c->data(), 20, o0.bytes) >= 0 && o0.bad_at < 0)
+				o0.bad_at = static_cast<long long>(o0.bytes);
+			o0.bytes += c->size();
+			held.push_back(std::move(*c));
+			if (held.size() == 16) {
+				co_await async_sleep(r, std::chrono::milliseconds(5));
+				held.clear();
+			}
+		}
+	};
+	auto plain = [&]() -> task<void> { o1 = co_await receive(s1, 21); };
+	r.spawn(hoarder());
+	r.spawn(plain());
+	r.run();
+	w0.join();
+	w1.join();
+	REQUIRE(o0.end == errc::end_of_stream);
+	REQUIRE(o1.end == errc::end_of_stream);
+	REQUIRE(o0.bytes == total);
+	REQUIRE(o1.bytes == total);
+	REQUIRE(o0.bad_at == -1);
+	REQUIRE(o1.bad_at == -1);
+	REQUIRE(s0.rearms() + s1.rearms() > 0);
+	REQUIRE(rx.outstanding() == 0);
+}
