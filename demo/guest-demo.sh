@@ -49,9 +49,11 @@ cxx_receive() {
 # zc_proxy (NS_PROXY, PROXY_IP) -> zc_receiver (NS_OUT, SINK_IP), 2
 # connections of 16 MiB; the sink checks every byte the proxy forwarded.
 cxx_proxy() {
-	local label=$1 ns_out=$2 ns_px=$3 px_ip=$4 sink_ip=$5 sink=7201 px=7202 p1 p2 rc=0
+	local label=$1 ns_out=$2 ns_px=$3 px_ip=$4 sink_ip=$5 sink=7201 px=7202 p1 p2 rc=0 out
+	# the sink's line after the proxy's, whichever finishes first
+	out=$(mktemp)
 	in_ns "$ns_out" "$cxxdir/zc_receiver" --addr "$sink_ip" --port $sink --conns 2 \
-		--bytes 16M --label "  sink" &
+		--bytes 16M --label "  sink" >"$out" &
 	p1=$!
 	wait_listen "$ns_out" $sink || rc=1
 	in_ns "$ns_px" "$cxxdir/zc_proxy" --listen "$px_ip" $px --to "$sink_ip" $sink \
@@ -62,6 +64,8 @@ cxx_proxy() {
 	[ $rc = 0 ] || kill "$p1" "$p2" 2>/dev/null || true
 	wait "$p2" || rc=$?
 	wait "$p1" || rc=$?
+	cat "$out"
+	rm -f "$out"
 	return $rc
 }
 
