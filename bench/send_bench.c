@@ -7,8 +7,8 @@
  *   slot32  ... every 32 sends
  * over TCP (to a receiver that discards, in another namespace) or UDP (to
  * a dummy device, which frees skbs at transmit: nothing is copied). All
- * io_uring modes keep DEPTH sends in flight and ask for
- * IORING_SEND_ZC_REPORT_USAGE.
+ * io_uring modes keep DEPTH sends in flight, cycle through the same 8 MiB
+ * of send buffers (send_buffers()) and ask for IORING_SEND_ZC_REPORT_USAGE.
  *
  *   send_bench tcp|udp MODE SIZE COUNT NS DST_IP PORT
  * prints one line: proto=... mode=... size=... sends=... wall_s=...
@@ -48,8 +48,30 @@ struct stats {
 };
 
 /*
- * io_uring sends, DEPTH in flight, each from its own buffer slot; a buffer
- * is reused only after the notification covering it (per send, or per
+ * The application's send memory: BUF_BYTES (ZC_SEND_BUF_BYTES in the
+ * environment) cut into buffers of one send each, at least 2 * DEPTH. A
+ * buffer is busy from its send until the notification that covers it, so
+ * this is the window of unnotified data: for TCP, data not yet acked. Every
+ * io_uring mode gets the same memory; a window of only 2 * DEPTH buffers
+ * would measure the round trip of an ack instead of the cost of a send.
+ */
+#define BUF_BYTES (8ul << 20)
+#define GENS 8192	/* buffers at most, so also generations in flight */
+
+static unsigned long send_buffers(size_t size)
+{
+	const char *env = getenv("ZC_SEND_BUF_BYTES");
+	unsigned long bytes = env ? strtoul(env, NULL, 0) : BUF_BYTES;
+	unsigned long n = bytes / size;
+
+	if (n < 2 * DEPTH)
+		n = 2 * DEPTH;
+	return n < GENS ? n : GENS;
+}
+
+/*
+ * io_uring sends, DEPTH in flight, each from its own buffer; a buffer is
+ * reused only after the notification covering it (per send, or per
  * generation of the slot).
  */
 static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
@@ -59,8 +81,9 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 	struct zc_ring ring;
 	struct io_uring_cqe cqe;
 	unsigned long submitted = 0, done = 0, notified = 0;
+	unsigned long nbuf = send_buffers(size);
 	/* sends per generation of the slot, by generation number */
-	unsigned int gen_size[1024] = { 0 }, gen = 0;
+	unsigned int gen_size[GENS] = { 0 }, gen = 0;
 	uint8_t *buf;
 	int ret;
 
@@ -74,16 +97,16 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 		if (ret)
 			die("register slots (kernel without the zcuring series?)", ret);
 	}
-	buf = mmap(NULL, 2 * DEPTH * size, PROT_READ | PROT_WRITE,
+	buf = mmap(NULL, nbuf * size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (buf == MAP_FAILED)
 		die("mmap", -errno);
-	memset(buf, 0x5a, 2 * DEPTH * size);
+	memset(buf, 0x5a, nbuf * size);
 
 	while (notified < count) {
 		/* buffers are busy until notified: at most 2 * DEPTH of them */
 		while (submitted < count && submitted - done < DEPTH &&
-		       submitted - notified < 2 * DEPTH) {
+		       submitted - notified < nbuf) {
 			struct io_uring_sqe *sqe = zc_get_sqe(&ring);
 			uint16_t flags = IORING_SEND_ZC_REPORT_USAGE;
 
@@ -91,13 +114,13 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 				break;
 			if (flush_every) {
 				flags |= IORING_SEND_ZC_SLOT;
-				gen_size[gen % 1024]++;
+				gen_size[gen % GENS]++;
 				if ((submitted + 1) % flush_every == 0 || submitted + 1 == count) {
 					flags |= IORING_SEND_ZC_SLOT_FLUSH;
 					gen++;
 				}
 			}
-			zc_prep_send_zc(sqe, fd, buf + (submitted % (2 * DEPTH)) * size,
+			zc_prep_send_zc(sqe, fd, buf + (submitted % nbuf) * size,
 					size, flags, submitted);
 			submitted++;
 		}
@@ -116,9 +139,9 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 			if (flush_every) {
 				/* one notification for the sends of a generation */
 				unsigned int g = cqe.res & ~IORING_NOTIF_USAGE_ZC_COPIED;
-				unsigned int n = gen_size[g % 1024];
+				unsigned int n = gen_size[g % GENS];
 
-				gen_size[g % 1024] = 0;
+				gen_size[g % GENS] = 0;
 				if (cqe.res & IORING_NOTIF_USAGE_ZC_COPIED)
 					st->copied += n;
 				notified += n;
@@ -130,7 +153,7 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 		}
 	}
 	zc_ring_exit(&ring);
-	munmap(buf, 2 * DEPTH * size);
+	munmap(buf, nbuf * size);
 }
 
 static void run_send(int fd, size_t size, unsigned long count)
