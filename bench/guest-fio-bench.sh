@@ -11,9 +11,11 @@
 #   NET dummy   UDP datagrams from zc-a to a dummy device, which frees
 #               them at transmit (no receiver; RX_MODE is "-")
 # MIB is what both ends move. With TCG_MARK (not "-"), each run is
-# bracketed by "TCG_MARK start" and "TCG_MARK stop", which the tcg_insn
-# QEMU plugin turns into guest instruction counts; the JSON line carries
-# the number of the run's start marker.
+# bracketed by "TCG_MARK begin" and "TCG_MARK end", and the measured job
+# (the receiver over veth, the sender to dummy) marks its data phase, from
+# its connection's start to its close, with zc_tcg_mark=1: the tcg_insn
+# QEMU plugin turns the markers into guest instruction counts. The JSON
+# line carries the run's number among the bracketed ones ("mark").
 set -euo pipefail
 FIO=$1 engine=$2 mark=$3 points=$4 out=$5 runs=$6
 here=$(dirname "$(readlink -f "$0")")
@@ -28,13 +30,14 @@ ip -n zc-a link set dummy0 mtu 65535 up
 ip -n zc-a addr add 10.92.0.1/24 dev dummy0
 trap 'zc_netns_down; rm -rf "$work"' EXIT
 
-port=19500 seq=0
+port=19500 seq=0 tcg=0
+[ "$mark" != - ] && tcg=1
 {
 	printf '{"header":1,"kernel":"%s","cpus":%s,"fio":"%s","runs":%s,"date":"%s"}\n' \
 		"$(uname -r)" "$(nproc)" "$("$FIO" --version)" "$runs" "$(date -u +%FT%TZ)"
 } >"$out"
 
-# side ROLE MODE PROTO BS QD MIB DEST: one job file
+# side ROLE MODE PROTO BS QD MIB DEST [measured]: one job file
 side() {
 	cat <<JOB
 [$1]
@@ -47,6 +50,7 @@ size=$6m
 port=$port
 zc_stats=$work/$1.stats
 JOB
+	if [ "${8:-}" = measured ] && [ $tcg = 1 ]; then echo "zc_tcg_mark=1"; fi
 	if [ "$1" = rx ]; then
 		printf 'rw=read\nlisten\n'
 	else
@@ -60,15 +64,15 @@ point() {
 	port=$((port + 1))
 	rm -f "$work"/*.stats "$work"/*.json
 	if [ "$net" = veth ]; then
-		side rx "$rxm" tcp "$bs" "$qd" "$mib" >"$work/rx.fio"
+		side rx "$rxm" tcp "$bs" "$qd" "$mib" - measured >"$work/rx.fio"
 		side tx "$txm" tcp "$bs" "$qd" "$mib" 10.91.0.2 >"$work/tx.fio"
 	else
-		side tx "$txm" udp "$bs" "$qd" "$mib" 10.92.0.2 >"$work/tx.fio"
+		side tx "$txm" udp "$bs" "$qd" "$mib" 10.92.0.2 measured >"$work/tx.fio"
 	fi
-	if [ "$mark" != - ]; then
+	if [ $tcg = 1 ]; then
 		mseq=$seq
-		seq=$((seq + 2))
-		"$mark" start </dev/null
+		seq=$((seq + 1))
+		"$mark" begin </dev/null
 	fi
 	set +e
 	if [ "$net" = veth ]; then
@@ -91,7 +95,7 @@ point() {
 		rxrc=$?
 	fi
 	set -e
-	[ "$mark" != - ] && "$mark" stop </dev/null
+	[ $tcg = 1 ] && "$mark" end </dev/null
 	"$py" - "$work" "$run" "$net" "$rxm" "$txm" "$bs" "$qd" "$mib" "$mseq" "$rxrc" "$txrc" \
 		>>"$out" <<'PY'
 import json, os, sys

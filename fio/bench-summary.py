@@ -118,44 +118,42 @@ BASE = {("veth", "recv_zc <- send"): "recv <- send",
 
 
 def insn_results(recs, counts_path):
-    marks = {}
+    # the plugin's markers, in order: begin [start stop] end, one block a run
+    blocks, cur = [], None
     for line in open(counts_path):
         f = line.split()
-        if f[0] == "mark":
-            marks[int(f[1])] = (f[2], int(f[3]))
-    # cost of every run: instructions between its start and stop markers
-    cost = {}
-    bad = 0
+        if f[0] != "mark":
+            continue
+        kind, total = f[2], int(f[3])
+        if kind == "begin":
+            cur = {"begin": total}
+            blocks.append(cur)
+        elif cur is not None:
+            cur.setdefault(kind, total)
+    per, bad = {}, 0
     for r in recs:
-        s, e = marks.get(r["mark"]), marks.get(r["mark"] + 1)
-        if failed(r) or not s or not e or s[0] != "start" or e[0] != "stop":
+        b = blocks[r["mark"]] if 0 <= r["mark"] < len(blocks) else {}
+        if failed(r) or not all(k in b for k in ("begin", "start", "stop", "end")):
             bad += 1
             continue
-        key = (r["run"], r["net"], label(r), r["bs"], r["iodepth"])
-        cost.setdefault(key, {})[r["bytes"]] = e[1] - s[1]
-    # marginal instructions per byte: (I(large) - I(small)) / (large - small)
-    per = {}
-    for key, sizes in cost.items():
-        if len(sizes) != 2:
-            continue
-        (b1, i1), (b2, i2) = sorted(sizes.items())
-        per.setdefault(key[1:], {})[key[0]] = {
-            "per_byte": (i2 - i1) / float(b2 - b1),
-            "fixed": i1 - (i2 - i1) / float(b2 - b1) * b1,
-            "whole": i2 / float(b2)}
+        key = (r["net"], label(r), r["bs"], r["iodepth"])
+        per.setdefault(key, {})[r["run"]] = {
+            "per_byte": (b["stop"] - b["start"]) / float(r["bytes"]),
+            "whole": (b["end"] - b["begin"]) / 1e6,
+            "outside": (b["end"] - b["begin"] - (b["stop"] - b["start"])) / 1e6}
     return per, bad
 
 
 def insn_table(per):
     out = []
     out.append("| net | receiver <- sender | bs | iodepth | insn/B min | insn/B median "
-               "| fixed Minsn median | vs | ratio min | ratio median | runs |")
+               "| outside Minsn | vs | ratio min | ratio median | runs |")
     out.append("|---|---|---|---|---:|---:|---:|---|---:|---:|---:|")
     summary = {}
     for key in sorted(per, key=order):
         net, lab = key[0], key[1]
         v = [x["per_byte"] for x in per[key].values()]
-        fixed = [x["fixed"] / 1e6 for x in per[key].values()]
+        outside = [x["outside"] for x in per[key].values()]
         base = BASE.get((net, lab))
         ratios = []
         if base:
@@ -165,9 +163,9 @@ def insn_table(per):
                 if b:
                     ratios.append(x["per_byte"] / b["per_byte"])
         summary[key] = (min(v), med(v), ratios)
-        out.append("| %s | %s | %s | %d | %.2f | %.2f | %.1f | %s | %s | %s | %d |" % (
+        out.append("| %s | %s | %s | %d | %.2f | %.2f | %.0f | %s | %s | %s | %d |" % (
             "veth TCP" if net == "veth" else "dummy UDP", lab, key[2], key[3], min(v), med(v),
-            med(fixed), base or "-", fmt(min(ratios) if ratios else None, "%.3f"),
+            med(outside), base or "-", fmt(min(ratios) if ratios else None, "%.3f"),
             fmt(med(ratios), "%.3f"), len(v)))
     return out, summary
 
@@ -252,9 +250,10 @@ def main():
           "kernel to or from the application's buffers (send_zc: notifications flagged "
           "IORING_NOTIF_USAGE_ZC_COPIED; recv_zc: 0 by that count, but in device-less "
           "mode the kernel copies every byte into the registered pool). insn/B: guest "
-          "instructions on all vCPUs, both ends, kernel and user, per byte, from two "
-          "sizes so fixed costs cancel; fixed: what does not grow with the bytes; "
-          "ratio: against the plain mode on the same network, per run.")
+          "instructions on all vCPUs (both ends, kernel and user, and whatever else "
+          "ran) during the measured job's data phase (its connection's start to its "
+          "close), per byte; outside: the rest of the run (fio's start and exit); "
+          "ratio: against the plain mode on the same network in the same run.")
     plot(os.path.join(d, "report.png"), rows, isum)
 
 

@@ -12,10 +12,15 @@
  *
  *   nopl 0x5a4349NN(%rax,%rax,1)    0f 1f 84 00 NN 49 43 5a
  *
- * with NN 01 for "start" and 02 for "stop" (tcg-mark.c executes it). Each
- * marker appends one line to the output file:
+ * with NN 01 "start", 02 "stop", 03 "begin", 04 "end" (tcg-mark.c, and
+ * the fio engine's zc_tcg_mark option, execute them). Each marker appends
+ * one line to the output file:
  *
- *   mark SEQ start|stop TOTAL VCPU0 VCPU1 ...
+ *   mark SEQ start|stop|begin|end TOTAL VCPU0 VCPU1 ...
+ *
+ * (begin and end are meant to bracket one guest run, start and stop the
+ * section measured inside it, so that a run whose inner markers never ran
+ * is still told apart from the next one.)
  *
  * SEQ counts markers from 0; TOTAL is the sum over the vCPUs of the
  * instructions executed so far; a section's cost is the difference of
@@ -41,6 +46,15 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define MAX_VCPUS	64
 #define MARK_START	1
 #define MARK_STOP	2
+#define MARK_BEGIN	3
+#define MARK_END	4
+
+static const char *const mark_names[] = {
+	[MARK_START] = "start",
+	[MARK_STOP] = "stop",
+	[MARK_BEGIN] = "begin",
+	[MARK_END] = "end",
+};
 
 static const unsigned char mark_prefix[] = { 0x0f, 0x1f, 0x84, 0x00 };
 static const unsigned char mark_magic[] = { 0x49, 0x43, 0x5a };	/* "ICZ" */
@@ -91,7 +105,7 @@ static void mark_exec(unsigned int vcpu, void *udata)
 	unsigned int kind = (uintptr_t)udata;
 
 	pthread_mutex_lock(&out_lock);
-	fprintf(out, "mark %llu %s", mark_seq++, kind == MARK_START ? "start" : "stop");
+	fprintf(out, "mark %llu %s", mark_seq++, mark_names[kind]);
 	write_counts();
 	pthread_mutex_unlock(&out_lock);
 }
@@ -105,7 +119,7 @@ static int mark_kind(struct qemu_plugin_insn *insn)
 	b = qemu_plugin_insn_data(insn);
 	if (memcmp(b, mark_prefix, 4) || memcmp(b + 5, mark_magic, 3))
 		return 0;
-	return b[4] == MARK_START || b[4] == MARK_STOP ? b[4] : 0;
+	return b[4] >= MARK_START && b[4] <= MARK_END ? b[4] : 0;
 }
 
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)

@@ -33,6 +33,11 @@
  * The counters (CQEs per operation, bytes copied or not, re-arms) go to
  * stderr at cleanup, or are appended as one JSON line to zc_stats=<path>.
  *
+ * zc_tcg_mark=1 brackets the job's data phase (from the connection's
+ * start to its close) with the markers of bench/tcg-insn's QEMU plugin,
+ * which counts the guest instructions in between: 8-byte NOPs, so nothing
+ * happens on real hardware or without the plugin.
+ *
  * The engine only loads into the fio whose source it was built against
  * (ZC_FIO_BUILT_FOR, from that source's FIO-VERSION-FILE): fio's structures
  * change between releases, and a mismatch would be silent corruption.
@@ -107,6 +112,7 @@ struct zc_options {
 	unsigned int zc_rq_entries;
 	unsigned int zc_flush_every;
 	char *zc_stats;
+	unsigned int zc_tcg_mark;
 };
 
 /* user_data: a struct zc_req pointer (8-byte aligned), or one of these */
@@ -306,9 +312,37 @@ static struct fio_option options[] = {
 		.group	= FIO_OPT_G_NETIO,
 	},
 	{
+		.name	= "zc_tcg_mark",
+		.lname	= "tcg_insn markers",
+		.type	= FIO_OPT_BOOL,
+		.off1	= offsetof(struct zc_options, zc_tcg_mark),
+		.def	= "0",
+		.help	= "Mark the data phase for the tcg_insn QEMU plugin (bench/tcg-insn)",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_NETIO,
+	},
+	{
 		.name	= NULL,
 	},
 };
+
+/*
+ * The markers of bench/tcg-insn/tcg_insn.c: nopl 0x5a4349NN(%rax,%rax,1),
+ * NN 01 at the start of the measured section, 02 at its end.
+ */
+static void tcg_mark(struct thread_data *td, bool start)
+{
+	struct zc_options *o = td->eo;
+
+	if (!o->zc_tcg_mark)
+		return;
+#if defined(__x86_64__) || defined(__i386__)
+	if (start)
+		asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00, 0x01, 0x49, 0x43, 0x5a" ::: "memory");
+	else
+		asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00, 0x02, 0x49, 0x43, 0x5a" ::: "memory");
+#endif
+}
 
 /* ---------------------------------------------------------------------- */
 
@@ -1235,6 +1269,7 @@ static int zc_open_file(struct thread_data *td, struct fio_file *f)
 		}
 		reset_all_stats(td);
 		td_set_runstate(td, state);
+		tcg_mark(td, true);
 	} else {
 		int tries = 0;
 
@@ -1256,6 +1291,7 @@ static int zc_open_file(struct thread_data *td, struct fio_file *f)
 			close(f->fd);
 			usleep(50000);
 		}
+		tcg_mark(td, true);
 	}
 	if (o->nodelay && !d->udp &&
 	    setsockopt(f->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
@@ -1285,6 +1321,8 @@ static int zc_close_file(struct thread_data *td, struct fio_file *f)
 		    errno != ECONNRESET && !(d->udp && errno == ECONNREFUSED))
 			td_verror(td, errno, "send link close");
 	}
+	if (f->fd >= 0)
+		tcg_mark(td, false);
 	return generic_close_file(td, f);
 }
 
