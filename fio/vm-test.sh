@@ -10,7 +10,7 @@
 # its jobs, or moves other than the bytes asked, or when the engine's
 # counters disagree.
 #
-#   fio/vm-test.sh FIO ENGINE.so     (the build's fio/vm-test passes both)
+#   fio/vm-test.sh FIO ENGINE.so     (the build's fio/fio-vm-test passes both)
 #
 # Environment: ZC_VM_FIO_MIB (4 MiB a job), ZC_VM_FIO_PORT (19100).
 set -euo pipefail
