@@ -33,8 +33,12 @@ trap 'zc_netns_down; rm -rf "$work"' EXIT
 port=19500 seq=0 tcg=0
 [ "$mark" != - ] && tcg=1
 {
-	printf '{"header":1,"kernel":"%s","cpus":%s,"fio":"%s","runs":%s,"date":"%s"}\n' \
-		"$(uname -r)" "$(nproc)" "$("$FIO" --version)" "$runs" "$(date -u +%FT%TZ)"
+	# ERMS/FSRM: the kernel copies with "rep movsb", which the plugin
+	# counts once per byte
+	printf '{"header":1,"kernel":"%s","cpus":%s,"cpu":"%s","copy_flags":"%s","fio":"%s","runs":%s,"date":"%s"}\n' \
+		"$(uname -r)" "$(nproc)" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" \
+		"$(grep -owE 'erms|fsrm' /proc/cpuinfo | sort -u | tr '\n' ' ')" \
+		"$("$FIO" --version)" "$runs" "$(date -u +%FT%TZ)"
 } >"$out"
 
 # side ROLE MODE PROTO BS QD MIB DEST [measured]: one job file

@@ -226,6 +226,9 @@ def main():
           % (h.get("kernel", "?"), h.get("cpus", "?"), env.get("qemu", "QEMU"),
              env.get("host_cpus", "?"), h.get("fio", "fio"), "zcuring_net engine",
              env.get("date", "?"), env.get("commit", "?")))
+    if h.get("cpu"):
+        print()
+        print("Guest CPU model: %s; string-copy flags: %s." % (h["cpu"], h.get("copy_flags", "").strip() or "none"))
     print()
     rows, isum = {}, {}
     if perf:
