@@ -374,6 +374,11 @@ private:
 			}
 			io_uring_cq_advance(&ring_, n);
 			stats_.cqes += n;
+			// A short batch emptied the CQ: peek again only for what
+			// the kernel holds back (overflow), as peek itself would.
+			if (n < batch.size() && !(IO_URING_READ_ONCE(*ring_.sq.kflags) &
+			                          (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+				return;
 		}
 	}
 

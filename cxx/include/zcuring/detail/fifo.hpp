@@ -29,7 +29,13 @@ public:
 	}
 
 	// The oldest element, moved out. The queue must not be empty.
-	T pop() noexcept { return std::move(buf_[head_++ & (cap_ - 1)]); }
+	T pop() noexcept
+	{
+		T v = std::move(buf_[head_++ & (cap_ - 1)]);
+		if (head_ == tail_)
+			head_ = tail_ = 0; // empty: start again where the cache is warm
+		return v;
+	}
 	T &front() noexcept { return buf_[head_ & (cap_ - 1)]; }
 
 	void reserve(std::size_t want)
