@@ -78,10 +78,10 @@ echo "kernel $(uname -r): IORING_OP_SEND_ZC, 64 KiB TCP sends, every byte verifi
 echo "IORING_OP_RECV_ZC (device-less: the kernel copies into the registered pool)"
 "$bindir/recv_zc_demo" e1000e zc-peer - 10.7.0.1 32
 "$bindir/recv_zc_demo" veth zc-a zc-b 10.91.0.2 32
-echo "C++ bindings: zc_receiver, 4 connections into one pool, every byte verified"
+echo "C++ zc_receiver: 4 connections into one 4 MiB pool, every byte verified (device-less RECV_ZC)"
 cxx_receive e1000e zc-peer - 10.7.0.1
 cxx_receive veth zc-a zc-b 10.91.0.2
-echo "C++ bindings: zc_proxy, RECV_ZC into the pool, SEND_ZC of the same memory (fixed buffer)"
+echo "C++ zc_proxy: RECV_ZC into the pool, SEND_ZC of that memory (fixed buffer), a zc_receiver as sink"
 cxx_proxy e1000e zc-peer - 10.7.0.1 10.7.0.2
 cxx_proxy veth zc-a zc-b 10.91.0.2 10.91.0.1
 zc_netns_down

@@ -212,9 +212,8 @@ int run(const config &cfg)
 	if (!t.error.empty())
 		fail(t.error);
 	double secs = t.last > t.first ? t.last - t.first : 1e-9;
-	std::printf("%-8s %lu conns, %s forwarded, %llu chunks in by RECV_ZC (%llu re-arms; "
-	            "device-less: copied into the pool by the kernel), %llu SEND_ZC out of the "
-	            "pool: %llu not copied, %llu copied, %.1f MiB/s\n",
+	std::printf("%-8s %lu conns, %s forwarded, %llu RECV_ZC chunks (%llu re-arms), "
+	            "%llu SEND_ZC from the pool: %llu not copied, %llu copied, %.1f MiB/s\n",
 	            cfg.label.c_str(), t.done, zcex::human_bytes(t.bytes).c_str(),
 	            static_cast<unsigned long long>(t.chunks),
 	            static_cast<unsigned long long>(t.rearms),

@@ -141,15 +141,12 @@ int receive_main(const config &cfg)
 	double secs = t.last > t.first ? t.last - t.first : 1e-9;
 	// Device-less mode (the only one f.recv_zc promises) copies every byte
 	// into the pool in the kernel: say so rather than call it zero copy.
-	std::printf("%-8s %lu conns, %s received by RECV_ZC, %s verified, %llu chunks "
-	            "(%.0f B each), %llu re-arms, pool %s, %.1f MiB/s; "
-	            "device-less: %s copied into the pool by the kernel, 0 B not copied, "
-	            "0 B copied by user space\n",
+	std::printf("%-8s %lu conns, %s verified, %llu RECV_ZC chunks (%.0f B each), %llu re-arms, "
+	            "%.1f MiB/s; copied by the kernel: %s (device-less), not copied: 0 B\n",
 	            cfg.label.c_str(), t.done, zcex::human_bytes(t.bytes).c_str(),
-	            zcex::human_bytes(t.bytes).c_str(), static_cast<unsigned long long>(t.chunks),
+	            static_cast<unsigned long long>(t.chunks),
 	            t.chunks ? static_cast<double>(t.bytes) / static_cast<double>(t.chunks) : 0.0,
 	            static_cast<unsigned long long>(t.rearms),
-	            zcex::human_bytes(rx.pool().size()).c_str(),
 	            static_cast<double>(t.bytes) / (1 << 20) / secs,
 	            zcex::human_bytes(t.bytes).c_str());
 	if (rx.outstanding())
