@@ -35,12 +35,18 @@ def label(r):
     return "%s <- %s" % (r["rx_mode"], r["tx_mode"])
 
 
+def moved(r):
+    """Bytes the run moved: fio rounds size up to a whole block."""
+    bs = BS.get(r["bs"], 1)
+    return (r["bytes"] + bs - 1) // bs * bs
+
+
 def failed(r):
     for k in ("rx", "tx"):
         s = r.get(k)
         if s is None:
             continue
-        if s.get("rc") or s.get("fail") or s.get("error") or s.get("io_bytes") != r["bytes"]:
+        if s.get("rc") or s.get("fail") or s.get("error") or s.get("io_bytes") != moved(r):
             return True
     return False
 
@@ -93,10 +99,10 @@ def perf_table(recs):
             # the slower clock of the two ends: the receiver's starts at
             # accept, the sender's may end with data still in flight
             ms = max(r[k]["runtime_ms"] for k in ("rx", "tx") if k in r)
-            col["bw"].append(r["bytes"] / 1048576.0 / (max(ms, 1) / 1000.0))
+            col["bw"].append(moved(r) / 1048576.0 / (max(ms, 1) / 1000.0))
             for k in ("rx", "tx"):
                 if k in r:
-                    col["cpu_" + k].append(cpu_ns_per_byte(r[k], r["bytes"]))
+                    col["cpu_" + k].append(cpu_ns_per_byte(r[k], moved(r)))
                     col["cqe_" + k].append(r[k]["stats"]["cqes_per_io_u"])
                     col["cp_" + k].append(copied_pct(r[k]))
         m = {k: med(v) for k, v in col.items()}
@@ -138,7 +144,7 @@ def insn_results(recs, counts_path):
             continue
         key = (r["net"], label(r), r["bs"], r["iodepth"])
         per.setdefault(key, {})[r["run"]] = {
-            "per_byte": (b["stop"] - b["start"]) / float(r["bytes"]),
+            "per_byte": (b["stop"] - b["start"]) / float(moved(r)),
             "whole": (b["end"] - b["begin"]) / 1e6,
             "outside": (b["end"] - b["begin"] - (b["stop"] - b["start"])) / 1e6}
     return per, bad
