@@ -137,6 +137,8 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 			if (!sent.bytes || *sent.bytes == 0) {
 				t.error = "SEND_ZC: " + (sent.bytes ? std::string("sent nothing")
 				                                    : sent.bytes.error().message());
+				// The chunk goes back only once the kernel is done with it.
+				(void)co_await std::move(sent.release);
 				ok = false;
 				break;
 			}
