@@ -167,8 +167,7 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 	}
 	if (!ok)
 		co_return;
-	// rx_stream::rearms() counts the first arm too: a re-arm is one more
-	t.rearms += in.rearms() ? in.rearms() - 1 : 0;
+	t.rearms += in.rearms();
 	if (in.status() != zcuring::errc::end_of_stream) {
 		t.error = "RECV_ZC: " + in.status().message();
 		co_return;

@@ -93,8 +93,7 @@ zcuring::task<void> receive_one(zcuring::zcrx &rx, zcuring::unique_fd fd, const 
 		// c goes out of scope here: one fill-ring entry, no syscall
 	}
 	t.bytes += pos;
-	// rx_stream::rearms() counts the first arm too: a re-arm is one more
-	t.rearms += in.rearms() ? in.rearms() - 1 : 0;
+	t.rearms += in.rearms();
 	if (in.status() != zcuring::errc::end_of_stream) {
 		t.error = "connection " + std::to_string(index) +
 		          ": RECV_ZC: " + in.status().message();

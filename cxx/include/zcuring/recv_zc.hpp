@@ -227,11 +227,12 @@ public:
 	std::size_t received_ = 0;
 	bool eof_ = false;
 	std::error_code error_;
-	std::uint64_t rearms_ = 0;
+	// Requests started: the first and every re-arm.
+	std::uint64_t arms_ = 0;
 
 	void rearm()
 	{
-		rearms_++;
+		arms_++;
 		arm();
 	}
 
@@ -418,7 +419,7 @@ public:
 	bool eof() const noexcept { return s_->eof_; }
 	std::size_t bytes() const noexcept { return s_->received_; }
 	// Times the request was started again (after -ENOSPC or -ENOMEM).
-	std::uint64_t rearms() const noexcept { return s_->rearms_; }
+	std::uint64_t rearms() const noexcept { return s_->arms_ ? s_->arms_ - 1 : 0; }
 
 	// End the request early; next() then returns its final result.
 	void cancel() { s_->cancel(); }
