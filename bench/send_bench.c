@@ -122,6 +122,8 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 			}
 			zc_prep_send_zc(sqe, fd, buf + (submitted % nbuf) * size,
 					size, flags, submitted);
+			/* a full TCP send buffer: io_uring retries, no short send */
+			sqe->msg_flags = MSG_WAITALL;
 			submitted++;
 		}
 		ret = zc_submit_wait(&ring, 1);
