@@ -513,7 +513,9 @@ static void rzc_cqe(struct thread_data *td, struct io_uring_cqe *cqe)
 		int ret;
 
 		d->st.cqes_data++;
-		d->st.bytes_zc += cqe->res;
+		/* device-less (the only mode registered): the kernel copied
+		 * these bytes into the pool */
+		d->st.bytes_copied += cqe->res;
 		d->armed_got += cqe->res;
 		ret = rzc_return(d, z->off, cqe->res);
 		if (ret < 0 && !d->eof) {
@@ -1357,9 +1359,8 @@ static void dump_stats(struct thread_data *td)
 	/*
 	 * bytes_copied: data the kernel copied between its buffers and the
 	 * application's (recv, send; send_zc sends the notification says it
-	 * copied). bytes_zc: data the application never copied nor had
-	 * copied into its own buffer (send_zc not copied; recv_zc: all of
-	 * it, counted as it lands in the pool).
+	 * copied; recv_zc in device-less mode, copied into the pool).
+	 * bytes_zc: data no CPU copied (send_zc sends not copied).
 	 */
 	json_counter(out, "bytes_copied", s->bytes_copied);
 	json_counter(out, "bytes_zc", s->bytes_zc);
