@@ -283,9 +283,12 @@ private:
 		if (ready())
 			return true;
 		// Chunks given back since the kernel posted this may be waiting
-		// in the fill ring: try once more straight away.
-		if (!enomem_rearmed_) {
+		// in the fill ring: try once more straight away, and again
+		// whenever some came back since the last try (a put before
+		// starve() would wake no one).
+		if (!enomem_rearmed_ || z_.returned() != returned_at_rearm_) {
 			enomem_rearmed_ = true;
+			returned_at_rearm_ = z_.returned();
 			rearm();
 			return true;
 		}
@@ -302,8 +305,10 @@ private:
 
 	zcrx_state &z_;
 	int fd_;
-	// Re-armed once after -ENOMEM with no data since.
+	// Re-armed after -ENOMEM with no data since, when the pool had
+	// taken back returned_at_rearm_ fill-ring entries in all.
 	bool enomem_rearmed_ = false;
+	std::uint64_t returned_at_rearm_ = 0;
 };
 
 inline void zcrx_state::wake_starved() noexcept
