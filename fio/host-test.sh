@@ -175,30 +175,26 @@ udp_send send_zc 4k 32 8
 
 # One clear line for a protocol other than tcp and udp, for udp where it
 # does not apply, and for a mode against rw.
-"$FIO" --name=sctp --ioengine=external:"$engine" --protocol=sctp --rw=write \
-	--hostname=127.0.0.1 --port=9 --size=1m >"$work/sctp.out" 2>&1
-if grep -q "^zcuring_net: protocol=sctp is not supported: only tcp and udp$" "$work/sctp.out"; then
-	ok "protocol=sctp is refused"
-else
-	notok "protocol=sctp is refused"
-	sed 's/^/# /' "$work/sctp.out"
-fi
-"$FIO" --name=udprx --ioengine=external:"$engine" --protocol=udp --rw=read --listen \
-	--port=9 --size=1m >"$work/udprx.out" 2>&1
-if grep -q "^zcuring_net: protocol=udp is for the send modes only" "$work/udprx.out"; then
-	ok "protocol=udp with rw=read is refused"
-else
-	notok "protocol=udp with rw=read is refused"
-	sed 's/^/# /' "$work/udprx.out"
-fi
-"$FIO" --name=mismatch --ioengine=external:"$engine" --mode=send --rw=read --listen \
-	--port=9 --size=1m >"$work/mm.out" 2>&1
-if grep -q "^zcuring_net: mode=send needs rw=write$" "$work/mm.out"; then
-	ok "mode=send with rw=read is refused"
-else
-	notok "mode=send with rw=read is refused"
-	sed 's/^/# /' "$work/mm.out"
-fi
+# refused NAME LINE FIO-OPTION...: fio with this engine prints LINE (a
+# grep pattern) for the job NAME.
+refused() {
+	local name=$1 line=$2
+	shift 2
+	"$FIO" --name="$name" --ioengine=external:"$engine" --size=1m "$@" \
+		>"$work/$name.out" 2>&1
+	if grep -q "$line" "$work/$name.out"; then
+		ok "$name is refused"
+	else
+		notok "$name is refused"
+		sed 's/^/# /' "$work/$name.out"
+	fi
+}
+refused protocol=sctp "^zcuring_net: protocol=sctp is not supported: only tcp and udp$" \
+	--protocol=sctp --rw=write --hostname=127.0.0.1 --port=9
+refused "protocol=udp_with_rw=read" "^zcuring_net: protocol=udp is for the send modes only" \
+	--protocol=udp --rw=read --listen --port=9
+refused "mode=send_with_rw=read" "^zcuring_net: mode=send needs rw=write$" \
+	--mode=send --rw=read --listen --port=9
 
 # An engine built for another fio: one line, exit status 1, nothing else.
 "$FIO" --name=badver --ioengine=external:"$badver" --mode=send --rw=write \
