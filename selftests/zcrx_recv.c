@@ -17,11 +17,11 @@
 #include "kselftest_harness.h"
 #include "lib/net.h"
 #include "lib/zcrx.h"
+#include "lib/priv.h"
 
 #define SEED 0x2cc5
 #define MAX_STREAMS 4
 #define MAX_CHUNKS 4096
-#define NOBODY 65534
 
 /* ---- a sender in a child process ------------------------------------------ */
 
@@ -489,6 +489,95 @@ TEST_F(recv_zc_edge, garbage_returns)
 	ASSERT_EQ(0, zc_zcrx_queued(&self->z));
 }
 
+/*
+ * Each refill entry user space writes is read at most once, and entries it
+ * never wrote are never read. A producer that republishes spent entries
+ * (its tail moved a whole ring ahead without writing) must not make the
+ * kernel free a chunk that user space holds again by now: the next CQEs
+ * would name bytes we still hold (rx_step() checks every CQE for that).
+ */
+TEST_F(recv_zc_edge, stale_refill_entries_never_free_a_held_chunk)
+{
+	uint32_t entries;
+
+	ASSERT_EQ(0, zc_ring_init(&self->ring, 16, ZC_RING_FLAGS, 0));
+	ASSERT_EQ(0, zc_zcrx_setup(&self->ring, &self->z, 8 * ZC_PAGE, 64, false));
+	entries = self->z.reg.rq_entries;
+	rx_init(&self->rx, &self->ring, &self->z);
+	rx_add(&self->rx, self->rxfd, SEED);
+	self->rx.return_batch = 0;
+	rx_arm(&self->rx, 0, 0);
+	ASSERT_EQ(1, zc_submit(&self->ring));
+
+	/* a page arrives and goes back properly: the kernel takes it back */
+	send_range(_metadata, self->tx, self->rxfd, 0, ZC_PAGE, ZC_PAGE);
+	while (self->rx.s[0].received < ZC_PAGE)
+		ASSERT_LE(0, rx_step(_metadata, &self->rx));
+	rx_return_pending(&self->rx);
+	ASSERT_EQ(0, zc_zcrx_flush(&self->ring, &self->z));
+	ASSERT_EQ(0, zc_zcrx_queued(&self->z));
+
+	/* the next page reuses that chunk, and we hold it */
+	send_range(_metadata, self->tx, self->rxfd, ZC_PAGE, 2 * ZC_PAGE, ZC_PAGE);
+	while (self->rx.s[0].received < 2 * ZC_PAGE)
+		ASSERT_LE(0, rx_step(_metadata, &self->rx));
+
+	/* republish a whole ring of entries we did not write */
+	self->z.rq_tail += entries;
+	zc_zcrx_publish(&self->z);
+	ASSERT_EQ(0, zc_zcrx_flush(&self->ring, &self->z));
+	/* and a tail far ahead, then back where it was */
+	*self->z.ktail = self->z.rq_tail + 12345;
+	ASSERT_EQ(0, zc_zcrx_flush(&self->ring, &self->z));
+	zc_zcrx_publish(&self->z);
+	ASSERT_EQ(0, zc_zcrx_flush(&self->ring, &self->z));
+
+	/*
+	 * 7 free chunks: 7 more of the 8 pages sent fit, none of them one
+	 * we hold. Had a stale entry freed ours, all 8 would.
+	 */
+	send_range(_metadata, self->tx, self->rxfd, 2 * ZC_PAGE, 10 * ZC_PAGE,
+		   8 * ZC_PAGE);
+	ASSERT_EQ(-ENOMEM, rx_until_done(_metadata, &self->rx, 0));
+	ASSERT_EQ(9 * ZC_PAGE, self->rx.s[0].received);
+}
+
+/*
+ * A busy multishot RECV_ZC requeues itself after each bounded issue; one
+ * io_uring_enter() must still come back to user space after a few rounds,
+ * not run the request until the socket is empty (here 512 chunks queued,
+ * a CQ with room for all of them, and one CQE asked for).
+ */
+TEST_F_TIMEOUT(recv_zc_edge, requeue_returns_to_user, 120)
+{
+	const uint64_t total = 2 << 20;
+	unsigned int ready;
+	int inq = 0, i;
+
+	ASSERT_EQ(0, zc_ring_init(&self->ring, 16, ZC_RING_FLAGS, 4096));
+	ASSERT_EQ(0, zc_zcrx_setup(&self->ring, &self->z, 2 * total, 4096, false));
+	rx_init(&self->rx, &self->ring, &self->z);
+	rx_add(&self->rx, self->rxfd, SEED);
+	send_range(_metadata, self->tx, self->rxfd, 0, total, 0);
+	for (i = 0; i < 2000 && (uint64_t)inq < total; i++) {
+		ASSERT_EQ(0, ioctl(self->rxfd, FIONREAD, &inq));
+		usleep(10000);
+	}
+	ASSERT_EQ(total, inq);
+	shutdown(self->tx, SHUT_WR);
+
+	rx_arm(&self->rx, 0, 0);
+	/* submit and wait for one CQE, in one io_uring_enter() */
+	ASSERT_EQ(1, zc_submit_wait(&self->ring, 1));
+	ready = __atomic_load_n(self->ring.cq_tail, __ATOMIC_ACQUIRE) -
+		*self->ring.cq_head;
+	ASSERT_LT(0, ready);
+	/* 64 CQEs an issue, four rounds: far from the 512 of it all */
+	ASSERT_GE(320, ready) TH_LOG("one enter posted %u CQEs", ready);
+	ASSERT_EQ(0, rx_stream(_metadata, &self->rx, 0));
+	ASSERT_EQ(total, self->rx.s[0].received);
+}
+
 /* Ring teardown with a request armed and chunks held: all comes back. */
 TEST_F(recv_zc_edge, teardown_in_flight_with_chunks_held)
 {
@@ -669,10 +758,12 @@ TEST_F_TIMEOUT(recv_zc_multi, two_rings_two_instances, 120)
 	}
 }
 
-/* Device-less mode needs no privilege: a whole stream as nobody. */
-TEST_F_TIMEOUT(recv_zc_multi, unprivileged_receive, 60)
+/*
+ * A whole stream charged to RLIMIT_MEMLOCK: CAP_NET_ADMIN (which every
+ * registration needs) without CAP_IPC_LOCK.
+ */
+TEST_F_TIMEOUT(recv_zc_multi, memlock_charged_receive, 60)
 {
-	struct rlimit rl = { 1 << 20, 1 << 20 };
 	struct zc_ring ring;
 	struct zc_zcrx z;
 	struct rx rx;
@@ -680,9 +771,7 @@ TEST_F_TIMEOUT(recv_zc_multi, unprivileged_receive, 60)
 	pid_t pid;
 
 	pair_or_die(_metadata, AF_INET, &tx, &rxfd);
-	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
-	ASSERT_EQ(0, setgid(NOBODY));
-	ASSERT_EQ(0, setuid(NOBODY));
+	ASSERT_EQ(0, zc_drop_ipc_lock(1 << 20));
 	ASSERT_EQ(0, zc_ring_init(&ring, 8, ZC_RING_FLAGS, 0));
 	ASSERT_EQ(0, zc_zcrx_setup(&ring, &z, 16 * ZC_PAGE, 64, false));
 	rx_init(&rx, &ring, &z);

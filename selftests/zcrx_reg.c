@@ -5,12 +5,15 @@
  * error code of the spec, and that a refused registration leaves nothing
  * registered or pinned.
  */
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <linux/capability.h>
 
 #include "lib/uring.h"
 #include "kselftest_harness.h"
 #include "lib/zcrx.h"
+#include "lib/priv.h"
 
 #define AREA_LEN (64 * ZC_PAGE)
 #define NOBODY 65534
@@ -158,10 +161,18 @@ TEST_F(zcrx_reg, output_zcrx_id_set)
 	EXPECT_REFUSED(-EINVAL);
 }
 
-TEST_F(zcrx_reg, output_offsets_set)
+/*
+ * The offsets are an output that may hold what an earlier registration
+ * wrote there, as mainline accepts: a program may register again with the
+ * struct it used before. They come back as this registration's.
+ */
+TEST_F(zcrx_reg, output_offsets_hold_old_values)
 {
-	self->z.reg.offsets.rqes = 64;
-	EXPECT_REFUSED(-EINVAL);
+	memset(&self->z.reg.offsets, 0xa5, sizeof(self->z.reg.offsets));
+	ASSERT_EQ(0, zc_zcrx_register(&self->ring, &self->z));
+	ASSERT_EQ(64, self->z.reg.offsets.rqes);
+	ASSERT_EQ(0, self->z.reg.offsets.__resv2);
+	ASSERT_EQ(0, self->z.reg.offsets.__resv[0]);
 }
 
 TEST_F(zcrx_reg, unknown_flag)
@@ -369,15 +380,26 @@ static void become_nobody(struct __test_metadata *_metadata, rlim_t memlock)
 }
 
 /*
- * Device-less mode copies only the socket's own data into accounted
- * memory: an unprivileged user may register it.
+ * As mainline: every registration needs CAP_NET_ADMIN, device-less too,
+ * and the check comes first (a valid request gets -EPERM, not a result).
  */
-TEST_F(zcrx_reg, unprivileged_nodev_allowed)
+TEST_F(zcrx_reg, unprivileged_nodev_refused)
 {
 	zc_ring_exit(&self->ring);
 	become_nobody(_metadata, 8 << 20);
 	ASSERT_EQ(0, zc_ring_init(&self->ring, 8, ZC_RING_FLAGS, 0));
-	ASSERT_EQ(0, zc_zcrx_register(&self->ring, &self->z));
+	ASSERT_EQ(-EPERM, reg(&self->ring, &self->z));
+	ASSERT_EQ(self->pinned_before, zc_vm_pinned_kb());
+}
+
+/* Root without CAP_NET_ADMIN is refused too. */
+TEST_F(zcrx_reg, without_cap_net_admin_refused)
+{
+	ASSERT_EQ(0, zc_drop_cap(CAP_NET_ADMIN));
+	ASSERT_EQ(-EPERM, reg(&self->ring, &self->z));
+	/* even a request that is wrong in every other way */
+	self->z.reg.__resv[0] = 1;
+	ASSERT_EQ(-EPERM, reg(&self->ring, &self->z));
 }
 
 /* Device mode sees a NIC queue, other flows included: CAP_NET_ADMIN. */
@@ -394,13 +416,146 @@ TEST_F(zcrx_reg, unprivileged_device_mode_refused)
 TEST_F(zcrx_reg, memlock_exceeded)
 {
 	zc_ring_exit(&self->ring);
-	become_nobody(_metadata, AREA_LEN / 2);
+	ASSERT_EQ(0, zc_drop_ipc_lock(AREA_LEN / 2));
 	ASSERT_EQ(0, zc_ring_init(&self->ring, 8, ZC_RING_FLAGS, 0));
 	ASSERT_EQ(-ENOMEM, reg(&self->ring, &self->z));
 	/* with the pool within the limit it works, so nothing was kept */
 	zc_zcrx_free(&self->z);
 	ASSERT_EQ(0, zc_zcrx_prepare(&self->z, AREA_LEN / 4, 16, false));
 	ASSERT_EQ(0, zc_zcrx_register(&self->ring, &self->z));
+}
+
+/*
+ * The memlock limit is checked before anything sized by the user is
+ * allocated. With fault injection (fail-nth) armed for the next
+ * allocation, a registration over the limit must fail without reaching
+ * that allocation: the fault is still pending afterwards.
+ */
+static int fail_nth_fd(void)
+{
+	static const char *const knobs[] = {
+		"/sys/kernel/debug/failslab/ignore-gfp-wait",
+		"/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait",
+		"/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem",
+	};
+
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		int fd = open(knobs[i], O_WRONLY);
+
+		if (fd < 0)
+			return -1;
+		if (write(fd, "N", 1) != 1) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return open("/proc/thread-self/fail-nth", O_RDWR);
+}
+
+TEST_F(zcrx_reg, over_limit_allocates_nothing)
+{
+	int fd = fail_nth_fd();
+	char buf[16] = "";
+
+	if (fd < 0)
+		SKIP(return, "no fault injection (fail-nth) in this kernel");
+	zc_ring_exit(&self->ring);
+	ASSERT_EQ(0, zc_drop_ipc_lock(AREA_LEN / 2));
+	ASSERT_EQ(0, zc_ring_init(&self->ring, 8, ZC_RING_FLAGS, 0));
+	ASSERT_EQ(1, write(fd, "1", 1));
+	ASSERT_EQ(-ENOMEM, reg(&self->ring, &self->z));
+	ASSERT_LT(0, pread(fd, buf, sizeof(buf) - 1, 0));
+	/* a fault that fired reads back 0: something was allocated */
+	ASSERT_EQ(1, atoi(buf)) TH_LOG("an allocation came before the limit check");
+	ASSERT_EQ(1, write(fd, "0", 1));
+	close(fd);
+}
+
+/* Pool and refill ring are charged together, before either exists. */
+TEST_F(zcrx_reg, memlock_counts_refill_ring)
+{
+	zc_ring_exit(&self->ring);
+	/* the pool alone fits, the pool and the ring's page do not */
+	ASSERT_EQ(0, zc_drop_ipc_lock(AREA_LEN));
+	ASSERT_EQ(0, zc_ring_init(&self->ring, 8, ZC_RING_FLAGS, 0));
+	ASSERT_EQ(-ENOMEM, reg(&self->ring, &self->z));
+	ASSERT_EQ(self->pinned_before, zc_vm_pinned_kb());
+}
+
+/* AnonHugePages of this process, in kB. */
+static long anon_huge_kb(void)
+{
+	char line[256];
+	long kb = 0;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A pool page inside a huge page pins the whole huge page: it is charged
+ * whole, as registered buffers are. 4 KiB of a 2 MiB THP under a 1 MiB
+ * limit must be refused.
+ */
+TEST_F(zcrx_reg, huge_page_charged_whole)
+{
+	size_t huge = 2UL << 20;
+	uint8_t *m, *p;
+
+	m = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	p = (uint8_t *)(((uintptr_t)m + huge - 1) & ~(huge - 1));
+	if (madvise(p, huge, MADV_HUGEPAGE)) {
+		munmap(m, 2 * huge);
+		SKIP(return, "no transparent huge pages in this kernel");
+	}
+	memset(p, 1, huge);
+	if (anon_huge_kb() < 2048) {
+		munmap(m, 2 * huge);
+		SKIP(return, "the kernel gave no huge page for the mapping");
+	}
+	zc_ring_exit(&self->ring);
+	ASSERT_EQ(0, zc_drop_ipc_lock(1 << 20));
+	ASSERT_EQ(0, zc_ring_init(&self->ring, 8, ZC_RING_FLAGS, 0));
+	self->z.area_reg.addr = (uintptr_t)p;
+	self->z.area_reg.len = ZC_PAGE;
+	ASSERT_EQ(-ENOMEM, reg(&self->ring, &self->z))
+		TH_LOG("4 KiB of a huge page was charged as 4 KiB");
+	ASSERT_EQ(self->pinned_before, zc_vm_pinned_kb());
+	self->z.area_reg.addr = (uintptr_t)self->z.area;
+	ASSERT_EQ(0, zc_zcrx_register(&self->ring, &self->z));
+	munmap(m, 2 * huge);
+}
+
+/* A refill ring inside the pool would be overwritten by received data. */
+TEST_F(zcrx_reg, refill_ring_inside_pool)
+{
+	self->z.rd.user_addr = (uintptr_t)self->z.area + 4 * ZC_PAGE;
+	EXPECT_REFUSED(-EINVAL);
+}
+
+TEST_F(zcrx_reg, refill_ring_overlaps_pool_end)
+{
+	munmap(self->z.rq_mem, self->z.rq_len);
+	self->z.rq_mem = NULL;
+	self->z.rd.user_addr = (uintptr_t)self->z.area + AREA_LEN - ZC_PAGE;
+	self->z.rd.size = 2 * ZC_PAGE;
+	EXPECT_REFUSED(-EINVAL);
+}
+
+/* Mainline's limit on a pool, and its error: over 1 GiB is -EFAULT. */
+TEST_F(zcrx_reg, area_over_1g)
+{
+	self->z.area_reg.len = (1UL << 30) + ZC_PAGE;
+	EXPECT_REFUSED(-EFAULT);
 }
 
 TEST_F(zcrx_reg, ring_close_unpins)
@@ -502,8 +657,12 @@ TEST(query_chain_and_sizes)
 	memset(big, 0xff, sizeof(big));
 	ASSERT_EQ(0, zc_sys_register(-1, IORING_REGISTER_QUERY, &h1, 0));
 	ASSERT_EQ(0, h1.result);
-	ASSERT_EQ(59, op.nr_request_opcodes);	/* RECV_ZC is 58 */
-	ASSERT_LE(37, op.nr_register_opcodes);	/* ZCRX_CTRL is 36 */
+	/*
+	 * Counts without holes, as mainline means them: every opcode below
+	 * is supported. RECV_ZC and the zcrx registers lie past the holes.
+	 */
+	ASSERT_EQ(IORING_OP_SENDMSG_ZC + 1, op.nr_request_opcodes);
+	ASSERT_EQ(IORING_REGISTER_FILE_ALLOC_RANGE + 1, op.nr_register_opcodes);
 	ASSERT_EQ(2, op.nr_query_opcodes);
 	ASSERT_NE(0, op.ring_setup_flags & IORING_SETUP_DEFER_TASKRUN);
 	ASSERT_NE(0, op.sqe_flags & IOSQE_CQE_SKIP_SUCCESS);
@@ -557,6 +716,31 @@ TEST(query_loop_is_bounded)
 }
 
 /* ---- opcodes --------------------------------------------------------------- */
+
+/*
+ * Register opcodes this kernel skips are unknown, as on stock 6.1 and
+ * mainline: -EINVAL without a ring (fd -1), not -EBADF. Feature probes
+ * rely on it (liburing asks for IORING_REGISTER_SEND_MSG_RING, 31, so).
+ */
+TEST(register_holes_without_ring)
+{
+	for (unsigned int op = IORING_REGISTER_FILE_ALLOC_RANGE + 1;
+	     op < IORING_REGISTER_LAST; op++) {
+		int want = -EINVAL;
+
+		if (op == IORING_REGISTER_QUERY)
+			continue;
+		/* the ones this kernel has need a ring: -EBADF */
+		if (op == IORING_REGISTER_ZCRX_IFQ ||
+		    op == IORING_REGISTER_ZCRX_CTRL ||
+		    op == IORING_REGISTER_SEND_ZC_SLOTS ||
+		    op == IORING_UNREGISTER_SEND_ZC_SLOTS)
+			want = -EBADF;
+		ASSERT_EQ(want, zc_sys_register(-1, op, NULL, 0))
+			TH_LOG("register opcode %u", op);
+	}
+	ASSERT_EQ(-EINVAL, zc_sys_register(-1, IORING_REGISTER_LAST, NULL, 0));
+}
 
 /* 49..57 are later kernels' opcodes: unsupported, and -EINVAL on submit. */
 TEST(opcode_holes)

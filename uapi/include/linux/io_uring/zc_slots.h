@@ -9,12 +9,14 @@
  * notification of its own. IORING_SEND_ZC_SLOT_FLUSH closes the
  * generation after that send. When every skb of a closed generation has
  * been freed, one CQE arrives: user_data = the slot's tag, flags =
- * IORING_CQE_F_NOTIF, res = the generation number (a wrapping u32,
- * incremented by each flush of the slot); if any send of the generation
- * had IORING_SEND_ZC_REPORT_USAGE, the top bit of res
- * (IORING_NOTIF_USAGE_ZC_COPIED) says some data was copied, and the
- * generation is the low 31 bits. Flushing a slot that holds no sends posts
- * nothing. Only then may the pages of the generation's sends be reused.
+ * IORING_CQE_F_NOTIF, res = the generation number (31 bits, incremented
+ * by each flush of the slot, wrapping from 0x7fffffff to 0); if any send
+ * of the generation had IORING_SEND_ZC_REPORT_USAGE, the top bit of res
+ * (IORING_NOTIF_USAGE_ZC_COPIED) says some of the generation's data was
+ * copied. Flushing a slot that holds no sends posts nothing. Only then
+ * may the pages of the generation's sends be reused. A send that fails
+ * after it was prepared still belongs to its generation, and its flush
+ * still closes it.
  *
  * This is an extension of this kernel (zcuring), not of mainline Linux:
  * its numbers are ones no mainline kernel up to 7.1 assigns, so that a
@@ -47,7 +49,7 @@ enum {
 struct io_uring_send_zc_slots_reg {
 	__u64	tags;		/* pointer to nr __u64 tags, one per slot */
 	__u32	nr;		/* 1..IORING_SEND_ZC_SLOTS_MAX */
-	__u32	first_generation; /* number of every slot's first generation */
+	__u32	first_generation; /* every slot's first generation, < 2^31 */
 	__u64	__resv[2];
 };
 
