@@ -574,10 +574,12 @@ TEST_F_TIMEOUT(recv_zc_edge, requeue_returns_to_user, 120)
 	ASSERT_LT(0, ready);
 	/*
 	 * 64 CQEs an issue, four rounds of local work a run, two runs an
-	 * enter (after submitting, and in the wait): at most 512 data CQEs
-	 * and the last one, far from the 768 of it all.
+	 * enter (after submitting, and in the wait), and the issue that
+	 * armed the request: 576 in the runs seen, never more than ten
+	 * rounds (640), while an unbounded run takes all 768 chunks.
 	 */
-	ASSERT_GE(513, ready) TH_LOG("one enter posted %u CQEs", ready);
+	ASSERT_GE(640, ready) TH_LOG("one enter posted %u CQEs", ready);
+	TH_LOG("one enter posted %u CQEs", ready);
 	ASSERT_EQ(0, rx_stream(_metadata, &self->rx, 0));
 	ASSERT_EQ(total, self->rx.s[0].received);
 }
