@@ -938,14 +938,19 @@ struct qent {
 
 #define QMAX 1100
 static struct qent qe[QMAX];
-static volatile bool q_scribble;
+static volatile bool q_scribble;	/* headers 48 bytes apart, aligned, < 200 */
 
+/*
+ * Rewrites headers under the kernel: op, size, result and the reserved
+ * words, never next_entry or query_data, which would send the kernel's
+ * writes (as asked) into this program's own stack or heap.
+ */
 static void *query_scribbler(void *arg)
 {
 	struct rng r = { (uintptr_t)arg };
 
 	while (__atomic_load_n(&q_scribble, __ATOMIC_RELAXED))
-		Q.hdrs[below(&r, 10 * PAGE)] = (uint8_t)rnd(&r);
+		Q.hdrs[below(&r, 200) * 48 + between(&r, 16, 39)] = (uint8_t)rnd(&r);
 	return NULL;
 }
 
@@ -973,6 +978,8 @@ static void query_once(struct rng *r, int fd, int fd_kind, bool check)
 	case 1: n = between(r, 1, 4); loop = true; loop_to = below(r, n); break;
 	default: n = between(r, 1, 8); break;
 	}
+	if (q_scribble && n >= 200)
+		n = 199;
 	memset(Q.hdrs, 0, 10 * PAGE);
 	memset(Q.data, 0xa5, 6 * PAGE);
 	for (unsigned int i = 0; i < n; i++) {
@@ -982,7 +989,8 @@ static void query_once(struct rng *r, int fd, int fd_kind, bool check)
 
 		/* headers never overlap; in short chains some are misaligned */
 		e->h = h = (struct io_uring_query_hdr *)(n < 200 ?
-			   Q.hdrs + i * 48 + (chance(r, 5) ? 1 : 0) : Q.hdrs + i * 40);
+			   Q.hdrs + i * 48 + (!q_scribble && chance(r, 5) ? 1 : 0) :
+			   Q.hdrs + i * 40);
 		memset(&e->in, 0, sizeof(e->in));
 		e->in.query_op = chance(r, 85) ? (uint32_t)below(r, 2) :
 			(uint32_t)PICK(r, 2, 3, 77, 0xffffffff, rnd(r));
@@ -1384,11 +1392,38 @@ static void rt_free(struct regtry *t)
 	t->pool = t->rqm = NULL;
 }
 
-/* Apply one random mutation; returns false if it did nothing. */
-static void rt_mutate(struct regtry *t, struct rng *r, struct regctx *c)
+/*
+ * Mutations touching the same fields form a group: one of each at most, or
+ * a later one could undo an earlier one's fault behind the model's back.
+ */
+static unsigned int mut_group(unsigned int k)
+{
+	static const uint8_t group[34] = {
+		[0] = 1, [1] = 1, [2] = 1,		/* rq_entries */
+		[3] = 2, [4] = 2, [5] = 2,		/* flags, if_idx, if_rxq */
+		[6] = 3, [7] = 4, [8] = 5, [9] = 6, [10] = 7, [11] = 8,
+		[12] = 9, [13] = 9, [14] = 9, [15] = 9, [16] = 9,	/* pool memory */
+		[28] = 9, [29] = 9, [30] = 9, [31] = 9,
+		[17] = 10, [18] = 10, [19] = 10,	/* other area fields */
+		[20] = 11, [21] = 11, [22] = 11, [23] = 11, [25] = 11,	/* region */
+		[26] = 11, [27] = 11,
+		[24] = 12, [32] = 13, [33] = 14,
+	};
+
+	return group[k];
+}
+
+/* Apply one random mutation, of a group not mutated yet (used: a mask). */
+static void rt_mutate(struct regtry *t, struct rng *r, struct regctx *c, unsigned int *used)
 {
 	char buf[80];
 	unsigned int k = below(r, 34);
+
+	for (int tries = 0; tries < 20 && (*used & (1u << mut_group(k))); tries++)
+		k = below(r, 34);
+	if (*used & (1u << mut_group(k)))
+		return;
+	*used |= 1u << mut_group(k);
 
 	switch (k) {
 	case 0:
@@ -1731,14 +1766,14 @@ static void mini_receive(struct zc_ring *ring, struct inst *in, struct rng *r,
 static void reg_attempt(struct regctx *c, struct rng *r, int expect_only)
 {
 	struct regtry t = { .mem = H.rw };
-	unsigned int nm = PICK(r, 0, 1, 1, 1, 2, 2, 3), soft = 0, e;
+	unsigned int nm = PICK(r, 0, 1, 1, 1, 2, 2, 3), soft = 0, e, used = 0;
 	long pin0 = pinned();
 	char ebuf[120];
 	int ret;
 
 	rt_base(&t, r, c->clamp);
 	for (unsigned int i = 0; i < nm; i++)
-		rt_mutate(&t, r, c);
+		rt_mutate(&t, r, c, &used);
 	memset(H.rw, 0, 2 * PAGE);
 	rt_place(&t, r);
 	e = reg_model(&t, &soft);
@@ -2698,7 +2733,12 @@ static int slots_register(struct world *w, bool junk)
 		case 2: nr_args = PICK(r, 0, 2, 1000); e |= B(INVAL); break;
 		case 3: arg = chance(r, 50) ? 0 : bad_ptr(r); e |= arg ? B(FAULT) : B(INVAL);
 			break;
-		case 4: reg->tags = bad_ptr(r); e |= B(FAULT); break;
+		case 4:	/* (the guard itself: a pointer 8 bytes before it is fine) */
+			reg->tags = bad_ptr(r);
+			if (reg->tags == (uintptr_t)H.guard - 8)
+				reg->tags = (uintptr_t)H.guard;
+			e |= B(FAULT);
+			break;
 		case 5: /* the last tag in the guard; with one, right before it */
 			if (nr > 1) {
 				reg->tags = (uintptr_t)H.guard - 8 * (nr - 1);
@@ -3601,9 +3641,13 @@ static void act_rsrc(struct world *w)
 	double t0 = now();
 	int ret;
 
-	/* requests on fixed files or buffers hold them in 6.1: only with none */
+	/*
+	 * A request on a fixed file holds the resource node, which files and
+	 * buffers share in 6.1: unregistering either waits for it (stock
+	 * behaviour). Only with no random request live, then.
+	 */
 	for (int i = 0; i < MAXREQ; i++)
-		if (w->rq[i].live && !w->rq[i].main && w->rq[i].stream == 1)
+		if (w->rq[i].live && !w->rq[i].main)
 			return;
 	for (int i = 0; i < MAXSEND; i++)
 		if (ss->sr[i].live && !ss->sr[i].cqe_seen)
@@ -3625,10 +3669,6 @@ static void act_rsrc(struct world *w)
 			ss->bufs_reg = true;
 		}
 	} else {
-		/* any live request on a fixed file pins the table in 6.1 */
-		for (int i = 0; i < MAXREQ; i++)
-			if (w->rq[i].live && !w->rq[i].main)
-				return;
 		if (ss->files_reg) {
 			note("unregister files");
 			g_blocking = "IORING_UNREGISTER_FILES";
