@@ -57,6 +57,20 @@ static int slot_send(struct zc_ring *r, int fd, const void *buf,
 	return cqe.res;
 }
 
+/* The same from registered buffer 0, which must hold buf. */
+static int fixed_slot_send(struct zc_ring *r, int fd, const void *buf,
+			   unsigned int len)
+{
+	struct io_uring_sqe *sqe = zc_get_sqe(r);
+	struct io_uring_cqe cqe;
+	int ret;
+
+	prep_slot_send(sqe, fd, buf, len, IORING_RECVSEND_FIXED_BUF, SEND_UD);
+	sqe->buf_index = 0;
+	ret = zc_submit_one(r, &cqe);
+	return ret ? ret : cqe.res;
+}
+
 /* Wait (bounded) for the slot's notification; its res, or -ETIME. */
 static int wait_notif(struct zc_ring *r, unsigned int timeout_ms)
 {
@@ -176,16 +190,9 @@ TEST_F_TIMEOUT(life, exec_returns_with_open_generation, 60)
 TEST_F_TIMEOUT(life, unregister_buffers_with_open_generation, 60)
 {
 	struct iovec iov = { .iov_base = self->buf, .iov_len = sizeof(self->buf) };
-	struct io_uring_cqe cqe;
-	struct io_uring_sqe *sqe;
 
 	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_BUFFERS, &iov, 1));
-	sqe = zc_get_sqe(&self->ring);
-	prep_slot_send(sqe, self->tx, self->buf, SMALL, IORING_RECVSEND_FIXED_BUF,
-		       SEND_UD);
-	sqe->buf_index = 0;
-	ASSERT_EQ(0, zc_submit_one(&self->ring, &cqe));
-	ASSERT_EQ(SMALL, cqe.res);
+	ASSERT_EQ(SMALL, fixed_slot_send(&self->ring, self->tx, self->buf, SMALL));
 
 	arm_alarm(10);
 	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_UNREGISTER_BUFFERS, NULL, 0))
@@ -227,20 +234,13 @@ TEST_F_TIMEOUT(life, replaced_file_released_with_open_generation, 60)
 	struct iovec iov = { .iov_base = self->buf, .iov_len = sizeof(self->buf) };
 	struct io_uring_rsrc_update up = { .offset = 0 };
 	struct pollfd pfd;
-	struct io_uring_cqe cqe;
-	struct io_uring_sqe *sqe;
 	int fds[2], none = -1, ret = 0;
 
 	ASSERT_EQ(0, pipe(fds));
 	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_BUFFERS, &iov, 1));
 	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_FILES, &fds[1], 1));
 	close(fds[1]);	/* the file table holds the write end now */
-	sqe = zc_get_sqe(&self->ring);
-	prep_slot_send(sqe, self->tx, self->buf, SMALL, IORING_RECVSEND_FIXED_BUF,
-		       SEND_UD);
-	sqe->buf_index = 0;
-	ASSERT_EQ(0, zc_submit_one(&self->ring, &cqe));
-	ASSERT_EQ(SMALL, cqe.res);
+	ASSERT_EQ(SMALL, fixed_slot_send(&self->ring, self->tx, self->buf, SMALL));
 
 	up.data = (uintptr_t)&none;
 	ASSERT_EQ(1, zc_sys_register(self->ring.fd, IORING_REGISTER_FILES_UPDATE, &up, 1));
@@ -257,6 +257,38 @@ TEST_F_TIMEOUT(life, replaced_file_released_with_open_generation, 60)
 	ASSERT_EQ(SMALL, slot_send(&self->ring, self->tx, self->buf, SMALL,
 				   IORING_SEND_ZC_SLOT_FLUSH));
 	ASSERT_EQ(0, wait_notif(&self->ring, 5000));
+}
+
+/*
+ * A node switch on an io-wq worker (IORING_OP_CLOSE of a fixed file with
+ * IOSQE_ASYNC) splits the open generation there: the new part must be
+ * counted for the task that opened the generation (the worker has no
+ * io_uring context of its own), and the generation still completes once.
+ */
+TEST_F_TIMEOUT(life, split_on_io_wq_worker, 60)
+{
+	struct iovec iov = { .iov_base = self->buf, .iov_len = sizeof(self->buf) };
+	struct io_uring_cqe cqe;
+	struct io_uring_sqe *sqe;
+	int fds[2];
+
+	ASSERT_EQ(0, pipe(fds));
+	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_BUFFERS, &iov, 1));
+	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_FILES, fds, 2));
+	ASSERT_EQ(SMALL, fixed_slot_send(&self->ring, self->tx, self->buf, SMALL));
+	sqe = zc_get_sqe(&self->ring);
+	sqe->opcode = IORING_OP_CLOSE;
+	sqe->file_index = 1;	/* fixed file 0 */
+	sqe->flags = IOSQE_ASYNC;
+	sqe->user_data = 7;
+	ASSERT_EQ(0, zc_submit_one(&self->ring, &cqe));
+	ASSERT_EQ(7, cqe.user_data);
+	ASSERT_EQ(0, cqe.res);
+	ASSERT_EQ(SMALL, slot_send(&self->ring, self->tx, self->buf, SMALL,
+				   IORING_SEND_ZC_SLOT_FLUSH));
+	ASSERT_EQ(0, wait_notif(&self->ring, 5000));
+	close(fds[0]);
+	close(fds[1]);
 }
 
 /*

@@ -408,17 +408,6 @@ static int zcrx_setup(struct zc_ring *r, struct zc_zcrx *z, bool rq_kernel)
 	return ret;
 }
 
-static void prep_recv_zc(struct io_uring_sqe *sqe, int fd, uint32_t id,
-			 uint32_t len, uint64_t ud)
-{
-	sqe->opcode = IORING_OP_RECV_ZC;
-	sqe->fd = fd;
-	sqe->ioprio = IORING_RECV_MULTISHOT;
-	sqe->len = len;
-	sqe->zcrx_ifq_idx = id;
-	sqe->user_data = ud;
-}
-
 /* Check one RECV_ZC data CQE against the stream; returns its length. */
 static int check_data_cqe(struct __test_metadata *_metadata, struct zc_zcrx *z,
 			  const struct io_uring_cqe *cqe, const uint64_t big[2],
@@ -455,7 +444,7 @@ static void recv_through(struct __test_metadata *_metadata, struct zc_ring *r,
 	ASSERT_LE(len, sizeof(buf));
 	zc_pattern_fill(buf, len, SEED, *stream);
 	ASSERT_EQ(len, write(tx, buf, len));
-	prep_recv_zc(zc_get_sqe(r), rx, z->reg.zcrx_id, len, UD_RECV);
+	zc_prep_recv_zc(zc_get_sqe(r), rx, z->reg.zcrx_id, len, UD_RECV);
 	ASSERT_EQ(1, zc_submit(r));
 	for (;;) {
 		ASSERT_EQ(0, wait_cqe(r, &cqe, big, WAIT_MS));
@@ -716,7 +705,7 @@ static int hold_chunks(struct zc_ring *r, struct zc_zcrx *z, int tx, int rx,
 	zc_pattern_fill(buf, sizeof(buf), SEED, 0);
 	if (write(tx, buf, sizeof(buf)) != sizeof(buf))
 		return 3;
-	prep_recv_zc(zc_get_sqe(r), rx, 0, 0, UD_RECV);
+	zc_prep_recv_zc(zc_get_sqe(r), rx, 0, 0, UD_RECV);
 	if (zc_submit(r) != 1)
 		return 4;
 	for (got = 0, cqes = 0; got < sizeof(buf); cqes++) {

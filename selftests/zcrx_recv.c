@@ -99,20 +99,9 @@ static int rx_add(struct rx *rx, int fd, uint64_t seed)
 	return rx->nr++;
 }
 
-static void prep_recv_zc(struct io_uring_sqe *sqe, int fd, uint32_t id,
-			 uint32_t len, uint64_t ud)
-{
-	sqe->opcode = IORING_OP_RECV_ZC;
-	sqe->fd = fd;
-	sqe->ioprio = IORING_RECV_MULTISHOT;
-	sqe->len = len;
-	sqe->zcrx_ifq_idx = id;
-	sqe->user_data = ud;
-}
-
 static void rx_arm(struct rx *rx, int i, uint32_t len)
 {
-	prep_recv_zc(zc_get_sqe(rx->ring), rx->s[i].fd, rx->z->reg.zcrx_id, len, i);
+	zc_prep_recv_zc(zc_get_sqe(rx->ring), rx->s[i].fd, rx->z->reg.zcrx_id, len, i);
 	rx->s[i].done = false;
 }
 
@@ -614,7 +603,7 @@ TEST_F(recv_zc_edge, async_cancel)
 
 	ASSERT_EQ(0, zc_ring_init(&self->ring, 16, ZC_RING_FLAGS, 0));
 	ASSERT_EQ(0, zc_zcrx_setup(&self->ring, &self->z, 8 * ZC_PAGE, 64, false));
-	prep_recv_zc(zc_get_sqe(&self->ring), self->rxfd, self->z.reg.zcrx_id, 0, 1);
+	zc_prep_recv_zc(zc_get_sqe(&self->ring), self->rxfd, self->z.reg.zcrx_id, 0, 1);
 	ASSERT_EQ(1, zc_submit(&self->ring));
 	sqe = zc_get_sqe(&self->ring);
 	sqe->opcode = IORING_OP_ASYNC_CANCEL;
@@ -829,7 +818,7 @@ static struct io_uring_sqe *good_sqe(FIXTURE_DATA(recv_zc_bad) *self)
 {
 	struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
 
-	prep_recv_zc(sqe, self->rxfd, self->z.reg.zcrx_id, 0, 9);
+	zc_prep_recv_zc(sqe, self->rxfd, self->z.reg.zcrx_id, 0, 9);
 	return sqe;
 }
 

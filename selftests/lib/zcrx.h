@@ -171,6 +171,18 @@ static inline void zc_zcrx_free(struct zc_zcrx *z)
 	memset(z, 0, sizeof(*z));
 }
 
+/* A multishot IORING_OP_RECV_ZC of fd into instance id, len bytes (0: all). */
+static inline void zc_prep_recv_zc(struct io_uring_sqe *sqe, int fd,
+				   uint32_t id, uint32_t len, uint64_t ud)
+{
+	sqe->opcode = IORING_OP_RECV_ZC;
+	sqe->fd = fd;
+	sqe->ioprio = IORING_RECV_MULTISHOT;
+	sqe->len = len;
+	sqe->zcrx_ifq_idx = id;
+	sqe->user_data = ud;
+}
+
 /* Pages pinned by this process (VmPin of /proc/self/status), in kB. */
 static inline long zc_vm_pinned_kb(void)
 {
