@@ -81,19 +81,8 @@ static void receive_check(struct __test_metadata *_metadata,
 	struct zc_dgram_stats st = { 0 };
 	int ret;
 
-	if (type == SOCK_STREAM) {
-		for (unsigned int i = 0; i < n; i++) {
-			if (d[i].arrived)
-				continue;
-			ASSERT_EQ(0, zc_recv_exact(self->rx, type, self->rbuf, d[i].len));
-			ASSERT_EQ(-1, zc_pattern_check(self->rbuf, d[i].len,
-						       PAYLOAD_SEED, d[i].off));
-			d[i].arrived = true;
-		}
-		return;
-	}
-	ret = zc_dgram_recv_all(&self->ring, self->tx, self->rx, self->rbuf,
-				MAX_MSG, self->sbuf, PAYLOAD_SEED, d, n, &st);
+	ret = zc_dgram_check(&self->ring, type, self->tx, self->rx, self->rbuf,
+			     MAX_MSG, self->sbuf, PAYLOAD_SEED, d, n, &st);
 	if (st.lost || st.reordered || st.copies)
 		TH_LOG("UDP: %u datagram(s) lost and sent again, %u arrived ahead of an older one, %u late second copies",
 		       st.lost, st.reordered, st.copies);

@@ -253,4 +253,42 @@ static inline int zc_dgram_recv_all(struct zc_ring *r, int tx, int rx,
 	}
 }
 
+/*
+ * Receive what of d[0..nr) has not arrived yet and check every byte: TCP
+ * (SOCK_STREAM) as one stream, in order; UDP in any order with lost
+ * datagrams sent again (zc_dgram_recv_all()). Returns 0, or -errno with
+ * st->why.
+ */
+static inline int zc_dgram_check(struct zc_ring *r, int type, int tx, int rx,
+				 void *rbuf, size_t cap, void *scratch,
+				 uint64_t seed, struct zc_dgram *d,
+				 unsigned int nr, struct zc_dgram_stats *st)
+{
+	if (type != SOCK_STREAM)
+		return zc_dgram_recv_all(r, tx, rx, rbuf, cap, scratch, seed,
+					 d, nr, st);
+	for (unsigned int i = 0; i < nr; i++) {
+		long bad;
+		int ret;
+
+		if (d[i].arrived)
+			continue;
+		ret = zc_recv_exact(rx, type, rbuf, d[i].len);
+		if (ret) {
+			snprintf(st->why, sizeof(st->why), "recv: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		bad = zc_pattern_check(rbuf, d[i].len, seed, d[i].off);
+		if (bad != -1) {
+			snprintf(st->why, sizeof(st->why),
+				 "stream byte %llu is wrong",
+				 (unsigned long long)(d[i].off + bad));
+			return -EBADMSG;
+		}
+		d[i].arrived = true;
+	}
+	return 0;
+}
+
 #endif /* ZC_SELFTEST_DGRAM_H */
