@@ -32,40 +32,57 @@
 #define ZC_ADDR6_B "fd00:91::2"
 #define ZC_SOCKBUF (8 << 20)
 
-/* Run socket(2) inside network namespace ns (NULL: the current one). */
-static inline int zc_socket_in(const char *ns, int family, int type)
+/*
+ * Enter network namespace ns (a name under /run/netns); *back gets the
+ * current one, for zc_netns_leave(). Returns 0 or -errno.
+ */
+static inline int zc_netns_enter(const char *ns, int *back)
 {
 	char path[128];
-	int self, target, fd, err;
+	int target, ret = 0;
 
-	if (!ns) {
-		fd = socket(family, type | SOCK_CLOEXEC, 0);
-		return fd < 0 ? -errno : fd;
-	}
+	*back = -1;
 	snprintf(path, sizeof(path), "/run/netns/%s", ns);
 	target = open(path, O_RDONLY | O_CLOEXEC);
 	if (target < 0)
 		return -errno;
-	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0) {
-		err = -errno;
-		close(target);
-		return err;
+	*back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*back < 0) {
+		ret = -errno;
+	} else if (setns(target, CLONE_NEWNET)) {
+		ret = -errno;
+		close(*back);
+		*back = -1;
 	}
-	if (setns(target, CLONE_NEWNET)) {
-		err = -errno;
-		goto out;
-	}
-	fd = socket(family, type | SOCK_CLOEXEC, 0);
-	err = fd < 0 ? -errno : fd;
-	if (setns(self, CLONE_NEWNET)) {
+	close(target);
+	return ret;
+}
+
+/* Back to the namespace zc_netns_enter() left. */
+static inline void zc_netns_leave(int back)
+{
+	if (setns(back, CLONE_NEWNET)) {
 		/* Cannot continue in the wrong namespace. */
 		perror("setns back");
 		exit(1);
 	}
-out:
-	close(self);
-	close(target);
+	close(back);
+}
+
+/* Run socket(2) inside network namespace ns (NULL: the current one). */
+static inline int zc_socket_in(const char *ns, int family, int type)
+{
+	int back = -1, fd, err;
+
+	if (ns) {
+		err = zc_netns_enter(ns, &back);
+		if (err)
+			return err;
+	}
+	fd = socket(family, type | SOCK_CLOEXEC, 0);
+	err = fd < 0 ? -errno : fd;
+	if (ns)
+		zc_netns_leave(back);
 	return err;
 }
 
@@ -97,6 +114,34 @@ static inline void zc_sockbufs(int fd, int bytes)
 }
 
 /*
+ * A socket of family and type in namespace ns (NULL: the current one),
+ * SO_REUSEADDR and ZC_SOCKBUF buffers, bound to ip on a port of the
+ * kernel's choosing (*ss and *len: where it is) and, for TCP, listening
+ * with backlog. Returns its descriptor or -errno.
+ */
+static inline int zc_bound_at(const char *ns, int family, int type,
+			      const char *ip, int backlog,
+			      struct sockaddr_storage *ss, socklen_t *len)
+{
+	int one = 1, fd, ret;
+
+	*len = zc_sockaddr(family, ip, 0, ss);
+	fd = zc_socket_in(ns, family, type);
+	if (fd < 0)
+		return fd;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	zc_sockbufs(fd, ZC_SOCKBUF);
+	if (bind(fd, (struct sockaddr *)ss, *len) ||
+	    getsockname(fd, (struct sockaddr *)ss, len) ||
+	    (type == SOCK_STREAM && listen(fd, backlog))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
  * A connected pair: *tx created in namespace ns_tx, *rx in ns_rx (NULL:
  * the current namespace), the receiver bound to ip_rx. type is
  * SOCK_STREAM (TCP) or SOCK_DGRAM (UDP). Returns 0 or -errno.
@@ -105,19 +150,13 @@ static inline int zc_pair_at(const char *ns_tx, const char *ns_rx, int family,
 			     int type, const char *ip_rx, int *tx, int *rx)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = zc_sockaddr(family, ip_rx, 0, &ss);
+	socklen_t len;
 	int one = 1, lfd, ret;
 
 	*tx = *rx = -1;
-	lfd = zc_socket_in(ns_rx, family, type);
+	lfd = zc_bound_at(ns_rx, family, type, ip_rx, 1, &ss, &len);
 	if (lfd < 0)
 		return lfd;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	zc_sockbufs(lfd, ZC_SOCKBUF);
-	if (bind(lfd, (struct sockaddr *)&ss, len) ||
-	    getsockname(lfd, (struct sockaddr *)&ss, &len) ||
-	    (type == SOCK_STREAM && listen(lfd, 1)))
-		goto err;
 	*tx = zc_socket_in(ns_tx, family, type);
 	if (*tx < 0) {
 		ret = *tx;
