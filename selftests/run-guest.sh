@@ -14,6 +14,12 @@ here=$(dirname "$(readlink -f "$0")")
 mkdir -p "$tapdir"
 rm -f "$tapdir"/*.tap
 zc_netns_up || { echo "not ok - network namespaces could not be set up" >"$tapdir/netns.tap"; exit 1; }
+# Two e1000e NICs (scripts/vm-run --e1000e): the link zero copy is real
+# on, device-mode receive among it (vm/e1000e-pair.sh).
+. "$here/../vm/e1000e-pair.sh"
+if [ "$(ls -d /sys/bus/pci/drivers/e1000e/0000:* 2>/dev/null | wc -l)" -eq 2 ]; then
+	zc_e1000e_up || { echo "not ok - the e1000e pair could not be set up" >"$tapdir/e1000e.tap"; exit 1; }
+fi
 
 rc=0
 while read -r t; do
@@ -35,5 +41,6 @@ while read -r t; do
 	fi
 done <"$list"
 
+zc_e1000e_down
 zc_netns_down
 exit $rc

@@ -18,6 +18,11 @@ zc_e1000e_up() {
 	ip -n zc-peer link set "${nics[1]}" mtu 9000 up
 	ip -n zc-peer addr add 10.7.0.2/24 dev "${nics[1]}"
 	ip -n zc-peer link set lo up
+	# QEMU 7.2 (Debian 12) emulates e1000e TSO by IP fragmentation: the
+	# receiver gets fragments, which it reassembles and can never receive
+	# without a copy. Segment in the sender's kernel instead (GSO).
+	ethtool -K "${nics[0]}" tso off
+	ip netns exec zc-peer ethtool -K "${nics[1]}" tso off
 	# the link needs a moment to come up on the hub
 	for _ in $(seq 100); do
 		ip link show dev "${nics[0]}" | grep -q 'state UP' &&

@@ -71,14 +71,11 @@ static inline int zc_zcrx_prepare(struct zc_zcrx *z, size_t area_len,
 	return 0;
 }
 
-/* Register what zc_zcrx_prepare() set up and map the refill ring. */
-static inline int zc_zcrx_register(struct zc_ring *r, struct zc_zcrx *z)
+/* After a successful registration: map the refill ring. */
+static inline int zc_zcrx_map(struct zc_ring *r, struct zc_zcrx *z)
 {
-	int ret = zc_sys_register(r->fd, IORING_REGISTER_ZCRX_IFQ, &z->reg, 1);
 	uint8_t *base;
 
-	if (ret)
-		return ret;
 	if (z->rq_kernel) {
 		z->rq_mem = mmap(NULL, z->rq_len, PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_POPULATE, r->fd, z->rd.mmap_offset);
@@ -94,6 +91,14 @@ static inline int zc_zcrx_register(struct zc_ring *r, struct zc_zcrx *z)
 	z->rq_mask = z->reg.rq_entries - 1;
 	z->rq_tail = 0;
 	return 0;
+}
+
+/* Register what zc_zcrx_prepare() set up and map the refill ring. */
+static inline int zc_zcrx_register(struct zc_ring *r, struct zc_zcrx *z)
+{
+	int ret = zc_sys_register(r->fd, IORING_REGISTER_ZCRX_IFQ, &z->reg, 1);
+
+	return ret ? ret : zc_zcrx_map(r, z);
 }
 
 static inline int zc_zcrx_setup(struct zc_ring *r, struct zc_zcrx *z,
