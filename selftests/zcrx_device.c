@@ -59,32 +59,31 @@ static int dev_find(char name[IFNAMSIZ])
 	return idx;
 }
 
-static int dev_ioctl(const char *name, unsigned long req, void *data)
+/* ioctl req on interface name with *ifr (its name filled in here). */
+static int dev_ifreq(const char *name, unsigned long req, struct ifreq *ifr)
 {
-	struct ifreq ifr = { 0 };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
 
 	if (fd < 0)
 		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	ifr.ifr_data = data;
-	ret = ioctl(fd, req, &ifr) ? -errno : 0;
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+	ret = ioctl(fd, req, ifr) ? -errno : 0;
 	close(fd);
 	return ret;
 }
 
+static int dev_ioctl(const char *name, unsigned long req, void *data)
+{
+	struct ifreq ifr = { .ifr_data = data };
+
+	return dev_ifreq(name, req, &ifr);
+}
+
 static int dev_set_mtu(const char *name, int mtu)
 {
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+	struct ifreq ifr = { .ifr_mtu = mtu };
 
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	ifr.ifr_mtu = mtu;
-	ret = ioctl(fd, SIOCSIFMTU, &ifr) ? -errno : 0;
-	close(fd);
-	return ret;
+	return dev_ifreq(name, SIOCSIFMTU, &ifr);
 }
 
 /*
@@ -203,34 +202,21 @@ static pid_t spawn_sender(uint16_t port, uint64_t total, uint64_t seed,
 	struct sockaddr_storage ss;
 	socklen_t len;
 	pid_t pid = fork();
-	uint64_t off = 0;
-	uint8_t *buf;
 	int fd, one = 1;
 
 	if (pid)
 		return pid;
 	len = zc_sockaddr(AF_INET, DEV_ADDR, port, &ss);
 	fd = zc_socket_in(PEER_NS, AF_INET, SOCK_STREAM);
-	buf = malloc(wsize);
-	if (fd < 0 || !buf)
+	if (fd < 0)
 		_exit(2);
 	zc_sockbufs(fd, ZC_SOCKBUF);
 	if (pace_us)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&ss, len))
 		_exit(3);
-	while (off < total) {
-		size_t n = total - off < wsize ? total - off : wsize;
-		ssize_t w;
-
-		zc_pattern_fill(buf, n, seed, off);
-		w = write(fd, buf, n);
-		if (w <= 0)
-			_exit(4);
-		off += w;
-		if (pace_us)
-			usleep(pace_us);
-	}
+	if (zc_write_pattern(fd, total, seed, wsize, pace_us))
+		_exit(4);
 	close(fd);
 	_exit(0);
 }

@@ -32,21 +32,10 @@ static pid_t spawn_sender(int fd, uint64_t total, uint64_t seed, size_t wsize)
 
 	if (pid)
 		return pid;
-	uint8_t *buf = malloc(wsize);
-	uint64_t off = 0;
-
-	while (buf && off < total) {
-		size_t n = total - off < wsize ? total - off : wsize;
-		ssize_t w;
-
-		zc_pattern_fill(buf, n, seed, off);
-		w = write(fd, buf, n);
-		if (w <= 0)
-			_exit(1);
-		off += w;
-	}
+	if (zc_write_pattern(fd, total, seed, wsize, 0))
+		_exit(1);
 	close(fd);
-	_exit(buf ? 0 : 1);
+	_exit(0);
 }
 
 static int reap_sender(pid_t pid)

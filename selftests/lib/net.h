@@ -217,6 +217,32 @@ static inline long zc_pattern_check(const void *buf, size_t len, uint64_t seed,
 	return -1;
 }
 
+/*
+ * Write total bytes of pattern seed to fd in writes of wsize, pausing
+ * pace_us after each (0: none). Returns 0, or -1 if a write failed.
+ */
+static inline int zc_write_pattern(int fd, uint64_t total, uint64_t seed,
+				   size_t wsize, unsigned int pace_us)
+{
+	uint8_t *buf = malloc(wsize);
+	uint64_t off = 0;
+
+	while (buf && off < total) {
+		size_t n = total - off < wsize ? total - off : wsize;
+		ssize_t w;
+
+		zc_pattern_fill(buf, n, seed, off);
+		w = write(fd, buf, n);
+		if (w <= 0)
+			break;
+		off += w;
+		if (pace_us)
+			usleep(pace_us);
+	}
+	free(buf);
+	return off == total ? 0 : -1;
+}
+
 /* Read exactly len bytes (TCP) or one datagram of len bytes (UDP). */
 static inline int zc_recv_exact(int fd, int type, void *buf, size_t len)
 {
