@@ -221,15 +221,6 @@ static pid_t spawn_sender(uint16_t port, uint64_t total, uint64_t seed,
 	_exit(0);
 }
 
-static int reap(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* A listening socket on DEV_ADDR in this namespace; *port: its port. */
 static int listen_dev(uint16_t *port)
 {
@@ -646,7 +637,7 @@ DEV_TEST(bulk_stream_not_copied, 300)
 	ASSERT_EQ(0, accept_peer(self, &r.fd));
 	EXPECT_EQ(0, rx_stream(&r)) TH_LOG("%s", r.why);
 	EXPECT_EQ(total, r.got);
-	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, zc_reap(pid));
 	ASSERT_EQ(0, ring_zcrx_bytes(self->ring.fd, self->z.reg.zcrx_id, &zc1, &cp1));
 	drv1 = dev_stat(self->name, "rx_zcrx_bytes");
 	TH_LOG("%llu bytes: %llu not copied, %llu copied; driver: %lld bytes left in the pool; %u CQEs",
@@ -675,7 +666,7 @@ DEV_TEST(small_writes_copied_and_right, 120)
 	ASSERT_EQ(0, accept_peer(self, &r.fd));
 	EXPECT_EQ(0, rx_stream(&r)) TH_LOG("%s", r.why);
 	EXPECT_EQ(total, r.got);
-	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, zc_reap(pid));
 	ASSERT_EQ(0, ring_zcrx_bytes(self->ring.fd, self->z.reg.zcrx_id, &zc, &cp));
 	TH_LOG("%llu not copied, %llu copied", (unsigned long long)zc,
 	       (unsigned long long)cp);
@@ -708,7 +699,7 @@ DEV_TEST(pool_exhausted_stalls_then_resumes, 300)
 	 */
 	EXPECT_EQ(0, rx_stream(&r)) TH_LOG("%s", r.why);
 	EXPECT_EQ(total, r.got);
-	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, zc_reap(pid));
 	TH_LOG("%u stalls, %u re-arms, slowest resume %.2f s", r.stalls,
 	       r.rearms, r.worst_resume);
 	EXPECT_LT(0, r.stalls + r.rearms);
@@ -776,7 +767,7 @@ DEV_TEST(ring_exit_mid_stream_keeps_queued_data, 300)
 		r.got += n;
 	}
 	EXPECT_EQ(0, recv(r.fd, buf, 1, 0));
-	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, zc_reap(pid));
 	close(r.fd);
 	free(buf);
 }
@@ -852,13 +843,13 @@ DEV_TEST(splice_never_shares_pool_pages, 300)
 		ASSERT_LT(0, n) TH_LOG("splice: %s", strerror(errno));
 		in += n;
 	}
-	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, zc_reap(pid));
 	/* 8 MiB through a pool of 1 MiB: every chunk reused (CQEs hold none) */
 	pid2 = spawn_sender(self->port, 8 << 20, r.seed, 1 << 20, 0);
 	ASSERT_LE(0, pid2);
 	ASSERT_EQ(0, accept_peer(self, &r.fd));
 	EXPECT_EQ(0, rx_stream(&r)) TH_LOG("%s", r.why);
-	EXPECT_EQ(0, reap(pid2));
+	EXPECT_EQ(0, zc_reap(pid2));
 	for (in = 0; in < spliced;) {
 		ssize_t n = read(p[0], buf + in, spliced - in);
 

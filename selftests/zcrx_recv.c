@@ -38,15 +38,6 @@ static pid_t spawn_sender(int fd, uint64_t total, uint64_t seed, size_t wsize)
 	_exit(0);
 }
 
-static int reap_sender(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 /* ---- the receiving side ----------------------------------------------------- */
 
 struct stream {
@@ -234,7 +225,7 @@ FIXTURE_SETUP(recv_zc)
 FIXTURE_TEARDOWN(recv_zc)
 {
 	if (self->sender > 0)
-		kill(self->sender, SIGKILL), reap_sender(self->sender);
+		kill(self->sender, SIGKILL), zc_reap(self->sender);
 	close(self->tx);
 	close(self->rxfd);
 	zc_ring_exit(&self->ring);
@@ -252,7 +243,7 @@ static void start_sender(FIXTURE_DATA(recv_zc) *self,
 static void finish_sender(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(recv_zc) *self)
 {
-	ASSERT_EQ(0, reap_sender(self->sender));
+	ASSERT_EQ(0, zc_reap(self->sender));
 	self->sender = 0;
 }
 
@@ -677,7 +668,7 @@ TEST_F_TIMEOUT(recv_zc_multi, many_connections_one_pool, 120)
 		ASSERT_EQ(0, rx_stream(_metadata, &rx, i));
 	for (int i = 0; i < MAX_STREAMS; i++) {
 		ASSERT_EQ(total, rx.s[i].received);
-		ASSERT_EQ(0, reap_sender(pid[i]));
+		ASSERT_EQ(0, zc_reap(pid[i]));
 		close(rxfd[i]);
 	}
 	zc_ring_exit(&ring);
@@ -736,7 +727,7 @@ TEST_F_TIMEOUT(recv_zc_multi, two_rings_two_instances, 120)
 	for (int i = 0; i < 2; i++) {
 		ASSERT_EQ(0, rx[i].s[0].final_res);
 		ASSERT_EQ(total, rx[i].s[0].received);
-		ASSERT_EQ(0, reap_sender(pid[i]));
+		ASSERT_EQ(0, zc_reap(pid[i]));
 		close(rxfd[i]);
 		zc_ring_exit(&ring[i]);
 	}
@@ -766,7 +757,7 @@ TEST_F_TIMEOUT(recv_zc_multi, memlock_charged_receive, 60)
 	ASSERT_EQ(1, zc_submit(&ring));
 	ASSERT_EQ(0, rx_stream(_metadata, &rx, 0));
 	ASSERT_EQ(300000, rx.s[0].received);
-	ASSERT_EQ(0, reap_sender(pid));
+	ASSERT_EQ(0, zc_reap(pid));
 }
 
 /* ---- bad input ------------------------------------------------------------------ */

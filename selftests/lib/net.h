@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define ZC_NS_A "zc-a"
@@ -215,6 +216,16 @@ static inline long zc_pattern_check(const void *buf, size_t len, uint64_t seed,
 		if (((const uint8_t *)buf)[i] != zc_pattern_byte(seed, off + i))
 			return (long)i;
 	return -1;
+}
+
+/* Wait for a forked child: its exit status, 128 + the signal that ended it, or -1. */
+static inline int zc_reap(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /*
