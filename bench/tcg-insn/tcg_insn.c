@@ -32,6 +32,16 @@
  * an exception counts in full, and a REP-prefixed string instruction
  * counts once per iteration (QEMU executes each iteration as its own
  * block), so a "rep movsb" copy of N bytes counts N.
+ *
+ * Profile (optional): with profile=PATH and prof_vcpu=N, the instructions
+ * that vCPU N executes between a start and a stop marker are also counted
+ * by translation block; at each stop the blocks that ran are written to
+ * PATH and the counts reset:
+ *
+ *   section SEQ             (SEQ: the stop marker's)
+ *   VADDR INSNS             (one line a block address, hex and decimal)
+ *
+ * which bench/profile-symbols.py maps to the guest's symbols.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -71,6 +81,47 @@ static FILE *out;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long mark_seq;
 
+/* The profile: one record a translation, on a list the stop marker walks. */
+struct tb_prof {
+	uint64_t vaddr;
+	uint64_t insns;
+	unsigned int n;
+	struct tb_prof *next;
+};
+
+static FILE *prof_out;
+static unsigned int prof_vcpu;
+static struct tb_prof *prof_list;
+static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+static int prof_on;
+
+static void tb_prof_exec(unsigned int vcpu, void *udata)
+{
+	struct tb_prof *t = udata;
+
+	/* one vCPU writes; the stop marker reads (a race costs a block) */
+	if (vcpu == prof_vcpu && __atomic_load_n(&prof_on, __ATOMIC_RELAXED))
+		t->insns += t->n;
+}
+
+/* At a stop marker: write the blocks that ran, by address, and reset. */
+static void prof_dump(unsigned long long seq)
+{
+	struct tb_prof *t;
+
+	pthread_mutex_lock(&prof_lock);
+	fprintf(prof_out, "section %llu\n", seq);
+	for (t = prof_list; t; t = t->next) {
+		if (!t->insns)
+			continue;
+		fprintf(prof_out, "%llx %llu\n", (unsigned long long)t->vaddr,
+			(unsigned long long)t->insns);
+		t->insns = 0;
+	}
+	fflush(prof_out);
+	pthread_mutex_unlock(&prof_lock);
+}
+
 static void tb_exec(unsigned int vcpu, void *udata)
 {
 	uint64_t *c;
@@ -104,10 +155,21 @@ static void mark_exec(unsigned int vcpu, void *udata)
 {
 	unsigned int kind = (uintptr_t)udata;
 
+	unsigned long long seq;
+
 	pthread_mutex_lock(&out_lock);
-	fprintf(out, "mark %llu %s", mark_seq++, mark_names[kind]);
+	seq = mark_seq++;
+	fprintf(out, "mark %llu %s", seq, mark_names[kind]);
 	write_counts();
 	pthread_mutex_unlock(&out_lock);
+	if (!prof_out)
+		return;
+	if (kind == MARK_START) {
+		__atomic_store_n(&prof_on, 1, __ATOMIC_RELAXED);
+	} else if (kind == MARK_STOP) {
+		__atomic_store_n(&prof_on, 0, __ATOMIC_RELAXED);
+		prof_dump(seq);
+	}
 }
 
 static int mark_kind(struct qemu_plugin_insn *insn)
@@ -128,6 +190,20 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
 	qemu_plugin_register_vcpu_tb_exec_cb(tb, tb_exec, QEMU_PLUGIN_CB_NO_REGS,
 					     (void *)(uintptr_t)n);
+	if (prof_out) {
+		struct tb_prof *t = calloc(1, sizeof(*t));
+
+		if (t) {
+			t->vaddr = qemu_plugin_tb_vaddr(tb);
+			t->n = n;
+			pthread_mutex_lock(&prof_lock);
+			t->next = prof_list;
+			prof_list = t;
+			pthread_mutex_unlock(&prof_lock);
+			qemu_plugin_register_vcpu_tb_exec_cb(tb, tb_prof_exec,
+							     QEMU_PLUGIN_CB_NO_REGS, t);
+		}
+	}
 	for (i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 		int kind = mark_kind(insn);
@@ -152,15 +228,19 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 					   int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *prof_path = NULL;
 	char msg[256];
 	int i;
 
 	for (i = 0; i < argc; i++) {
 		if (!strncmp(argv[i], "out=", 4)) {
 			path = argv[i] + 4;
+		} else if (!strncmp(argv[i], "profile=", 8)) {
+			prof_path = argv[i] + 8;
+		} else if (!strncmp(argv[i], "prof_vcpu=", 10)) {
+			prof_vcpu = (unsigned int)strtoul(argv[i] + 10, NULL, 10);
 		} else {
-			snprintf(msg, sizeof(msg), "tcg_insn: unknown argument '%s' (only out=PATH)\n",
+			snprintf(msg, sizeof(msg), "tcg_insn: unknown argument '%s' (out=, profile=, prof_vcpu=)\n",
 				 argv[i]);
 			qemu_plugin_outs(msg);
 			return -1;
@@ -185,6 +265,15 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 		snprintf(msg, sizeof(msg), "tcg_insn: %s: %s\n", path, strerror(errno));
 		qemu_plugin_outs(msg);
 		return -1;
+	}
+	if (prof_path) {
+		prof_out = fopen(prof_path, "w");
+		if (!prof_out) {
+			snprintf(msg, sizeof(msg), "tcg_insn: %s: %s\n", prof_path,
+				 strerror(errno));
+			qemu_plugin_outs(msg);
+			return -1;
+		}
 	}
 	fprintf(out, "tcg_insn %s vcpus %u\n", info->target_name, nr_vcpus);
 	fflush(out);

@@ -148,16 +148,21 @@ static inline void zcrx_rq_publish(struct zcrx_rq *rq)
 }
 
 /*
- * A device-less instance on user memory: register @pool (page aligned) and
- * a refill ring of @entries entries in @rq_mem (@rq_len bytes: at least
- * zcrx_rq_bytes(), page aligned), and set up @rq. 0 or -errno; on success
+ * An instance on user memory: register @pool (page aligned) and a refill
+ * ring of @entries entries in @rq_mem (@rq_len bytes: at least
+ * zcrx_rq_bytes(), page aligned), and set up @rq. With @if_idx 0 the
+ * instance is device-less (ZCRX_REG_NODEV: the kernel copies into the
+ * pool); otherwise the pool is bound to receive queue @if_rxq of that
+ * interface, whose NIC then writes payload into it (CAP_NET_ADMIN;
+ * -EOPNOTSUPP for a device without support). 0 or -errno; on success
  * reg->zcrx_id names the instance in SQEs.
  */
-static inline int zcrx_register_nodev(int ring_fd, void *pool, size_t pool_len,
-				      void *rq_mem, size_t rq_len,
-				      unsigned int entries,
-				      struct io_uring_zcrx_ifq_reg *reg,
-				      struct zcrx_rq *rq)
+static inline int zcrx_register_area(int ring_fd, uint32_t if_idx,
+				     uint32_t if_rxq, void *pool,
+				     size_t pool_len, void *rq_mem,
+				     size_t rq_len, unsigned int entries,
+				     struct io_uring_zcrx_ifq_reg *reg,
+				     struct zcrx_rq *rq)
 {
 	struct io_uring_zcrx_area_reg area;
 	struct io_uring_region_desc rd;
@@ -171,7 +176,12 @@ static inline int zcrx_register_nodev(int ring_fd, void *pool, size_t pool_len,
 	rd.user_addr = (uint64_t)(uintptr_t)rq_mem;
 	rd.size = rq_len;
 	rd.flags = IORING_MEM_REGION_TYPE_USER;
-	reg->flags = ZCRX_REG_NODEV;
+	if (if_idx) {
+		reg->if_idx = if_idx;
+		reg->if_rxq = if_rxq;
+	} else {
+		reg->flags = ZCRX_REG_NODEV;
+	}
 	reg->rq_entries = entries;
 	reg->area_ptr = (uint64_t)(uintptr_t)&area;
 	reg->region_ptr = (uint64_t)(uintptr_t)&rd;
@@ -182,6 +192,17 @@ static inline int zcrx_register_nodev(int ring_fd, void *pool, size_t pool_len,
 	if (!ret)
 		zcrx_rq_init(rq, rq_mem, reg);
 	return ret;
+}
+
+/* zcrx_register_area() without a device. */
+static inline int zcrx_register_nodev(int ring_fd, void *pool, size_t pool_len,
+				      void *rq_mem, size_t rq_len,
+				      unsigned int entries,
+				      struct io_uring_zcrx_ifq_reg *reg,
+				      struct zcrx_rq *rq)
+{
+	return zcrx_register_area(ring_fd, 0, 0, pool, pool_len, rq_mem,
+				  rq_len, entries, reg, rq);
 }
 
 #ifdef __cplusplus
