@@ -10,9 +10,16 @@
 # its jobs, or moves other than the bytes asked, or when the engine's
 # counters disagree.
 #
+# Then recv_zc in device mode over the e1000e pair (vm/e1000e-pair.sh:
+# 10.7.0.1 here, the sender in namespace zc-peer) with
+# jobs/recv-zc-device.fio: it fails unless every byte arrives and the
+# kernel counted at least 95% of them not copied; without the pair it
+# skips.
+#
 #   fio/vm-test.sh FIO ENGINE.so     (the build's fio/fio-vm-test passes both)
 #
-# Environment: ZC_VM_FIO_MIB (4 MiB a job), ZC_VM_FIO_PORT (19100).
+# Environment: ZC_VM_FIO_MIB (4 MiB a job), ZC_VM_FIO_PORT (19100; the
+# device job takes ZC_VM_FIO_PORT + 100).
 set -euo pipefail
 FIO=${1:?usage: vm-test.sh FIO ENGINE.so}
 engine=${2:?usage: vm-test.sh FIO ENGINE.so}
@@ -48,6 +55,34 @@ for p in "${pairs[@]}"; do
 		"$1" "$3" $((port + i)) "$work/tx_$1.stats" >>"$work/tx.fio"
 done
 
+here=$(dirname "$(readlink -f "$0")")
+
+# recv_zc in device mode over the e1000e pair, if there is one: the
+# receiver here, bound to the NIC holding 10.7.0.1, the sender in zc-peer.
+dev_run() {
+	local nic pid rc
+	nic=$(ip -o -4 addr show | awk '$4 ~ /^10\.7\.0\.1\// { print $2; exit }')
+	if [ -z "$nic" ] || [ ! -e /run/netns/zc-peer ]; then
+		echo "no e1000e pair (10.7.0.1, namespace zc-peer): scripts/vm-run --e1000e" >"$work/dev.skip"
+		return 0
+	fi
+	export ZC_ENGINE=$engine ZC_IFNAME=$nic ZC_PORT=$((port + 100)) \
+		ZC_SIZE=${mib}m ZC_STATS=$work/rx_dev.stats
+	timeout 120 "$FIO" --output-format=json --section=rx "$here/jobs/recv-zc-device.fio" \
+		</dev/null >"$work/rx_dev.json" 2>"$work/rx_dev.err" &
+	pid=$!
+	ip netns exec zc-peer timeout 120 "$FIO" --output-format=json --section=tx \
+		"$here/jobs/recv-zc-device.fio" </dev/null >"$work/tx_dev.json" 2>"$work/tx_dev.err"
+	rc=$?
+	for _ in $(seq 150); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid"
+	echo "$? $rc" >"$work/dev.rc"
+}
+
 set +e
 ip netns exec zc-b timeout 120 "$FIO" --output-format=json "$work/rx.fio" \
 	</dev/null >"$work/rx.json" 2>"$work/rx.err" &
@@ -64,10 +99,11 @@ done
 kill "$rxpid" 2>/dev/null
 wait "$rxpid"
 rxrc=$?
+dev_run
 set -e
 
 echo "TAP version 13"
-echo "1..${#pairs[@]}"
+echo "1..$((${#pairs[@]} + 1))"
 "$py" - "$work" $((mib * 1048576)) "$rxrc" "$txrc" "${pairs[@]}" <<'PY'
 import json, os, sys
 work, want, rxrc, txrc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -110,6 +146,40 @@ def why(name):
             return "recv_zc: %d refill entries for %d data CQEs" % (c["rq_entries"], c["cqes_data"])
     return None
 
+def why_dev():
+    try:
+        rc = [int(x) for x in open(os.path.join(work, "dev.rc")).read().split()]
+    except (OSError, ValueError):
+        return "fio did not run"
+    for role, ddir, r in (("rx", "read", rc[0]), ("tx", "write", rc[1])):
+        try:
+            s = open(os.path.join(work, role + "_dev.json")).read()
+            j = json.loads(s[s.index("{"):])["jobs"][0]
+        except (OSError, ValueError, IndexError) as e:
+            return "%s: fio exited %d without a result (%s)" % (role, r, e)
+        if j["error"]:
+            return "%s: fio reports error %d" % (role, j["error"])
+        if j[ddir]["io_bytes"] != want:
+            return "%s: fio moved %d bytes, not %d" % (role, j[ddir]["io_bytes"], want)
+    try:
+        c = json.loads(open(os.path.join(work, "rx_dev.stats")).readline())
+    except (OSError, ValueError) as e:
+        return "no engine counters: %s" % e
+    print("# device mode on %s: %d bytes, %d not copied, %d copied (kernel counters: %d)"
+          % (c.get("zcrx_ifname"), c["bytes"], c["bytes_zc"], c["bytes_copied"],
+             c["zcrx_counters"]))
+    if c.get("zcrx_mode") != "device":
+        return "the engine did not register in device mode"
+    if c["bytes"] != want or not c["zcrx_counters"]:
+        return "counted %d bytes (kernel counters: %d)" % (c["bytes"], c["zcrx_counters"])
+    if c["bytes_zc"] + c["bytes_copied"] != want:
+        return "not copied + copied != bytes"
+    if c["bytes_zc"] < want * 95 // 100:
+        return "fewer than 95% of the bytes not copied"
+    if c["rq_entries"] != c["cqes_data"]:
+        return "%d refill entries for %d data CQEs" % (c["rq_entries"], c["cqes_data"])
+    return None
+
 fails = 0
 for n, p in enumerate(sys.argv[5:], 1):
     name = p.split()[0]
@@ -124,5 +194,20 @@ for n, p in enumerate(sys.argv[5:], 1):
     for role in ("rx", "tx"):
         for line in [l for l in err[role] if name in l or "fio:" in l][:4]:
             print("# %s: %s" % (role, line))
+n = len(sys.argv[5:]) + 1
+title = "fio_recv_zc_device moves %d MiB over e1000e, at least 95%% not copied" % (want >> 20)
+if os.path.exists(os.path.join(work, "dev.skip")):
+    print("ok %d - %s # SKIP %s" % (n, title, open(os.path.join(work, "dev.skip")).read().strip()))
+else:
+    w = why_dev()
+    if w is None:
+        print("ok %d - %s" % (n, title))
+    else:
+        fails += 1
+        print("not ok %d - %s" % (n, title))
+        print("# " + w)
+        for role in ("rx", "tx"):
+            for line in open(os.path.join(work, role + "_dev.err")).read().splitlines()[:4]:
+                print("# %s: %s" % (role, line))
 sys.exit(1 if fails else 0)
 PY

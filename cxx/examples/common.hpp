@@ -4,6 +4,7 @@
 // reader, and a monotonic clock.
 #pragma once
 
+#include <net/if.h>
 #include <time.h>
 
 #include <cstddef>
@@ -11,8 +12,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
+
+#include <zcuring/recv_zc.hpp>
 
 namespace zcex {
 
@@ -127,6 +131,90 @@ inline std::string human_bytes(std::uint64_t b)
 	else
 		std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
 	return buf;
+}
+
+// The receive options the zero-copy examples share:
+//   --dev IFNAME [--rxq N] [--fallback]   device mode on IFNAME's queue N
+//   (default 0); --fallback: device-less if the device cannot.
+struct device_opts {
+	std::string dev;
+	unsigned long rxq = 0;
+	bool fallback = false;
+
+	// Takes argv[i] (and its value) if it is one of the options above:
+	// true, with i moved past it; ok false on a bad value.
+	bool parse(int argc, char **argv, int &i, bool &ok)
+	{
+		std::string a = argv[i];
+		if (a == "--fallback") {
+			fallback = true;
+			return true;
+		}
+		if (a != "--dev" && a != "--rxq")
+			return false;
+		if (i + 1 >= argc) {
+			ok = false;
+			return true;
+		}
+		const char *v = argv[++i];
+		if (a == "--dev")
+			dev = v;
+		else
+			ok = parse_uint(v, 65535, rxq);
+		return true;
+	}
+
+	// The zcrx options for a pool of @pool bytes; throws for an unknown
+	// interface name.
+	zcuring::zcrx_options zcrx(std::uint64_t pool, unsigned rq_entries) const
+	{
+		zcuring::zcrx_options o{.pool_bytes = pool, .rq_entries = rq_entries};
+		if (dev.empty())
+			return o;
+		unsigned idx = ::if_nametoindex(dev.c_str());
+		if (!idx)
+			throw std::system_error(errno, std::system_category(),
+			                        "--dev " + dev);
+		o.if_index = idx;
+		o.rx_queue = static_cast<unsigned>(rxq);
+		o.fallback = fallback ? zcuring::zcrx_fallback::device_less
+		                      : zcuring::zcrx_fallback::none;
+		return o;
+	}
+};
+
+// What the kernel says of this instance's bytes, for the examples' lines:
+// "not copied: 32 MiB (100.0%, device mode, eth1 rxq 0), copied by the
+// kernel: 0 B", or the device-less form, or why there are no counters.
+inline std::string zc_summary(const zcuring::zcrx &rx, const device_opts &d)
+{
+	auto c = rx.counters();
+	std::string where;
+	if (rx.mode() == zcuring::zcrx_mode::device)
+		where = "device mode, " + d.dev + " rxq " + std::to_string(d.rxq);
+	else if (!d.dev.empty())
+		where = "device-less: " + rx.device_error().message();
+	else
+		where = "device-less";
+	if (!c)
+		return "kernel counters: " + c.error().message() + " (" + where + ")";
+	std::uint64_t all = c->bytes_zc + c->bytes_copied;
+	char pct[32];
+	std::snprintf(pct, sizeof(pct), "%.1f%%",
+	              all ? 100.0 * static_cast<double>(c->bytes_zc) / static_cast<double>(all)
+	                  : 0.0);
+	return "not copied: " + human_bytes(c->bytes_zc) + " (" + pct + ", " + where +
+	       "), copied by the kernel: " + human_bytes(c->bytes_copied);
+}
+
+// The share of received bytes not copied, in percent (0 without counters).
+inline double zc_percent(const zcuring::zcrx &rx)
+{
+	auto c = rx.counters();
+	if (!c || !(c->bytes_zc + c->bytes_copied))
+		return 0;
+	return 100.0 * static_cast<double>(c->bytes_zc) /
+	       static_cast<double>(c->bytes_zc + c->bytes_copied);
 }
 
 } // namespace zcex

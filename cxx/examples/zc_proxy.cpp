@@ -8,13 +8,33 @@
 // to copy them after all.
 //
 //   zc_proxy --listen ADDR PORT --to HOST PORT [--conns 1] [--inflight 32]
-//            [--pool 4M] [--label L]
+//            [--pool 4M] [--batch 256K] [--rcvbuf B] [--label L]
+//            [--dev IFNAME [--rxq 0] [--fallback]] [--expect-zc PCT]
 //
 // Serves --conns connections (each to EOF, then shuts the upstream side
-// down) and prints one line: bytes forwarded, chunks, sends, and how many
-// sends the kernel reported copied. Exits 1 with one line on stderr on a
-// kernel without device-less zero-copy receive or SEND_ZC, or on any
-// error; 2 on bad usage.
+// down) and prints one line: bytes forwarded, chunks, how many received
+// bytes the kernel did not copy and copied (its counters of the pool),
+// sends, and how many sends the kernel reported copied. --dev: device
+// mode, the pool bound to receive queue --rxq of IFNAME (the NIC writes
+// the payload into it; --fallback: device-less if it cannot), so that
+// nothing is copied from the wire in to the wire out on a NIC that
+// sends zero copy too. --expect-zc: fail unless at least PCT% of the
+// received bytes were not copied.
+//
+// A connection is received --batch bytes at a time (one RECV_ZC with that
+// byte limit, then the next), and --rcvbuf (SO_RCVBUF of the accepted
+// sockets; in device mode 256K unless given) bounds what waits in the
+// socket, so that what a connection holds of the pool stays bounded. In
+// device mode that is a must: the NIC receives into the pool, and the
+// ACKs that release the proxy's sends arrive through the same NIC queue;
+// a proxy that let its sends' chunks and the data behind them take the
+// whole pool would leave the NIC nothing to receive those ACKs into, and
+// wait for ever. Size the pool for the NIC's ring (e1000e: 768 pages)
+// plus, per connection, --batch, --rcvbuf and --inflight sends, and an
+// eighth more (the kernel's reserve for copies): --pool 16M for a few
+// connections. Exits 1 with one line on stderr on a
+// kernel without zero-copy receive (device-less, or device mode with
+// --dev) or SEND_ZC, or on any error; 2 on bad usage.
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -44,7 +64,11 @@ struct config {
 	unsigned long conns = 1;
 	unsigned long inflight = 32; // sends per connection whose pages are not yet released
 	std::uint64_t pool = 4u << 20;
+	std::uint64_t batch = 256u << 10; // bytes per RECV_ZC request
+	std::uint64_t rcvbuf = 0;         // SO_RCVBUF; 0: the kernel's (device mode: 256K)
 	std::string label = "zc_proxy";
+	zcex::device_opts dev;
+	long expect_zc = -1; // percent of received bytes not copied; < 0: no check
 };
 
 struct totals {
@@ -61,7 +85,9 @@ struct totals {
 [[noreturn]] void usage()
 {
 	std::fprintf(stderr, "usage: zc_proxy --listen ADDR PORT --to HOST PORT [--conns N] "
-	                     "[--inflight N] [--pool B] [--label L]\n");
+	                     "[--inflight N] [--pool B] [--batch B] [--rcvbuf B] [--label L]\n"
+	                     "                [--dev IFNAME [--rxq N] [--fallback]] "
+	                     "[--expect-zc PCT]\n");
 	std::exit(2);
 }
 
@@ -118,7 +144,9 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 		t.error = "connect upstream: " + c.error().message();
 		co_return;
 	}
-	auto in = rx.receive(down.get());
+	// A batch at a time: what the connection holds of the pool stays
+	// bounded (see the top of this file).
+	auto in = rx.receive(down.get(), cfg.batch);
 	window w(cfg.inflight);
 	// buf_index 0: the pool is registered buffer 0 (main); the kernel
 	// pins nothing per send. MSG_WAITALL: a send is short only on error.
@@ -126,8 +154,14 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 	bool ok = true;
 	while (ok) {
 		auto c = co_await in.next();
-		if (!c)
-			break;
+		if (!c) {
+			if (in.status() != zcuring::errc::end_of_stream || in.bytes() < cfg.batch)
+				break; // EOF (a short batch) or an error
+			// The batch is in: the next one from the same socket.
+			t.rearms += in.rearms();
+			in = rx.receive(down.get(), cfg.batch);
+			continue;
+		}
 		t.chunks++;
 		std::span<const std::byte> rest = c->data();
 		zcuring::zc_release last;
@@ -195,17 +229,26 @@ int run(const config &cfg)
 {
 	zcuring::ring r({.entries = 256, .cq_entries = 4096, .cqe32 = true});
 	auto f = zcuring::probe(r);
-	if (!f.recv_zc)
+	if (!f.recv_zc && !(f.recv_zc_device && !cfg.dev.dev.empty()))
 		fail(f.recv_zc_why);
 	if (!f.send_zc)
 		fail(f.send_zc_why);
-	zcuring::zcrx rx(r, {.pool_bytes = cfg.pool, .rq_entries = 1024});
+	zcuring::zcrx rx(r, cfg.dev.zcrx(cfg.pool, 1024));
 	std::span<std::byte> pool = rx.pool();
 	zcuring::fixed_buffers registered(r, std::span(&pool, 1));
 	zcuring::endpoint to(cfg.to_addr, static_cast<std::uint16_t>(cfg.to_port));
 	auto listener = zcuring::tcp_listen(
 	        zcuring::endpoint(cfg.listen_addr, static_cast<std::uint16_t>(cfg.listen_port)),
 	        64);
+	// Accepted sockets inherit it (and the window it allows).
+	std::uint64_t rcvbuf = cfg.rcvbuf;
+	if (!rcvbuf && rx.mode() == zcuring::zcrx_mode::device)
+		rcvbuf = 256u << 10;
+	if (rcvbuf) {
+		int v = static_cast<int>(rcvbuf);
+		if (::setsockopt(listener.get(), SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)))
+			throw std::system_error(errno, std::system_category(), "SO_RCVBUF");
+	}
 	totals t;
 	r.spawn(accept_all(r, rx, listener.get(), to, cfg, t));
 	while (r.live() && t.error.empty())
@@ -213,15 +256,22 @@ int run(const config &cfg)
 	if (!t.error.empty())
 		fail(t.error);
 	double secs = t.last > t.first ? t.last - t.first : 1e-9;
-	std::printf("%-8s %lu conns, %s forwarded, %llu RECV_ZC chunks (%llu re-arms), "
+	// Receive: the kernel's counters of the pool. Send: the notifications
+	// (IORING_NOTIF_USAGE_ZC_COPIED in those the kernel had to copy).
+	std::printf("%-10s %lu conns, %s forwarded, %llu RECV_ZC chunks (%llu re-arms; %s), "
 	            "%llu SEND_ZC from the pool: %llu not copied, %llu copied, %.1f MiB/s\n",
 	            cfg.label.c_str(), t.done, zcex::human_bytes(t.bytes).c_str(),
 	            static_cast<unsigned long long>(t.chunks),
 	            static_cast<unsigned long long>(t.rearms),
+	            zcex::zc_summary(rx, cfg.dev).c_str(),
 	            static_cast<unsigned long long>(t.sends),
 	            static_cast<unsigned long long>(t.sends - t.copied),
 	            static_cast<unsigned long long>(t.copied),
 	            static_cast<double>(t.bytes) / (1 << 20) / secs);
+	std::fflush(stdout);
+	if (cfg.expect_zc >= 0 && zcex::zc_percent(rx) < static_cast<double>(cfg.expect_zc))
+		fail("fewer than " + std::to_string(cfg.expect_zc) +
+		     "% of the received bytes not copied");
 	if (rx.outstanding())
 		fail("chunks still held at the end: " + std::to_string(rx.outstanding()));
 	return 0;
@@ -235,7 +285,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		bool ok = true;
-		if (a == "--listen" || a == "--to") {
+		if (cfg.dev.parse(argc, argv, i, ok)) {
+			// taken
+		} else if (a == "--listen" || a == "--to") {
 			if (i + 2 >= argc)
 				usage();
 			unsigned long port = 0;
@@ -251,8 +303,16 @@ int main(int argc, char **argv)
 			ok = zcex::parse_uint(argv[++i], 4096, cfg.inflight) && cfg.inflight;
 		} else if (a == "--pool") {
 			ok = zcex::parse_size(argv[++i], cfg.pool);
+		} else if (a == "--batch") {
+			ok = zcex::parse_size(argv[++i], cfg.batch) && cfg.batch <= (1u << 30);
+		} else if (a == "--rcvbuf") {
+			ok = zcex::parse_size(argv[++i], cfg.rcvbuf) && cfg.rcvbuf <= (1u << 30);
 		} else if (a == "--label") {
 			cfg.label = argv[++i];
+		} else if (a == "--expect-zc") {
+			unsigned long pct = 0;
+			ok = zcex::parse_uint(argv[++i], 100, pct);
+			cfg.expect_zc = static_cast<long>(pct);
 		} else {
 			ok = false;
 		}

@@ -5,17 +5,22 @@
 // checked. The sender is a mode of the same program.
 //
 //   zc_receiver --port P [--addr 0.0.0.0] [--conns 1] [--bytes B] [--label L]
-//               [--pool 4M]
+//               [--pool 4M] [--dev IFNAME [--rxq 0] [--fallback]] [--expect-zc PCT]
 //       accept --conns connections, receive each to EOF; --bytes: how many
 //       each must carry. Prints one line: bytes verified, chunks, re-arms,
-//       throughput, and how many bytes the kernel copied.
+//       throughput, and how many bytes the kernel did not copy and copied
+//       (its counters of the pool). --dev: device mode, the pool bound to
+//       receive queue --rxq of IFNAME, whose NIC writes the payload into it
+//       (or fail; --fallback: device-less if the NIC cannot). --expect-zc:
+//       fail unless at least PCT% of the bytes were not copied.
 //   zc_receiver --send HOST PORT BYTES [--conns 1]
 //       the sender: --conns connections to HOST:PORT, BYTES of the pattern
 //       on each (plain sends), then close. Retries the connect for 10 s, so
 //       it may start before the receiver listens.
 //
-// Exits 1 with one line on stderr on a kernel without device-less
-// zero-copy receive, on a wrong byte, or on any error; 2 on bad usage.
+// Exits 1 with one line on stderr on a kernel without zero-copy receive
+// (device-less, or device mode with --dev), on a wrong byte, on fewer
+// bytes not copied than --expect-zc, or on any error; 2 on bad usage.
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -48,12 +53,16 @@ struct config {
 	std::uint64_t pool = 4u << 20;
 	std::string label = "zc_receiver";
 	bool send = false;
+	zcex::device_opts dev;
+	long expect_zc = -1; // percent not copied at least; < 0: no check
 };
 
 [[noreturn]] void usage()
 {
 	std::fprintf(stderr, "usage: zc_receiver --port P [--addr A] [--conns N] [--bytes B] "
 	                     "[--label L] [--pool B]\n"
+	                     "                   [--dev IFNAME [--rxq N] [--fallback]] "
+	                     "[--expect-zc PCT]\n"
 	                     "       zc_receiver --send HOST PORT BYTES [--conns N]\n");
 	std::exit(2);
 }
@@ -126,9 +135,10 @@ int receive_main(const config &cfg)
 {
 	zcuring::ring r({.entries = 256, .cq_entries = 4096, .cqe32 = true});
 	auto f = zcuring::probe(r);
-	if (!f.recv_zc)
+	// Device mode needs the zcrx query only; the registration tells.
+	if (!f.recv_zc && !(f.recv_zc_device && !cfg.dev.dev.empty()))
 		fail(f.recv_zc_why);
-	zcuring::zcrx rx(r, {.pool_bytes = cfg.pool, .rq_entries = 1024});
+	zcuring::zcrx rx(r, cfg.dev.zcrx(cfg.pool, 1024));
 	auto listener = zcuring::tcp_listen(
 	        zcuring::endpoint(cfg.addr, static_cast<std::uint16_t>(cfg.port)), 64);
 	rx_totals t;
@@ -138,16 +148,19 @@ int receive_main(const config &cfg)
 	if (!t.error.empty())
 		fail(t.error);
 	double secs = t.last > t.first ? t.last - t.first : 1e-9;
-	// Device-less mode (the only one f.recv_zc promises) copies every byte
-	// into the pool in the kernel: say so rather than call it zero copy.
-	std::printf("%-8s %lu conns, %s verified, %llu RECV_ZC chunks (%.0f B each), %llu re-arms, "
-	            "%.1f MiB/s; copied by the kernel: %s (device-less), not copied: 0 B\n",
+	// From the kernel's counters of the pool: device-less mode copies
+	// every byte into it, device mode most of none.
+	std::printf("%-10s %lu conns, %s verified, %llu RECV_ZC chunks (%.0f B each), %llu re-arms, "
+	            "%.1f MiB/s; %s\n",
 	            cfg.label.c_str(), t.done, zcex::human_bytes(t.bytes).c_str(),
 	            static_cast<unsigned long long>(t.chunks),
 	            t.chunks ? static_cast<double>(t.bytes) / static_cast<double>(t.chunks) : 0.0,
 	            static_cast<unsigned long long>(t.rearms),
 	            static_cast<double>(t.bytes) / (1 << 20) / secs,
-	            zcex::human_bytes(t.bytes).c_str());
+	            zcex::zc_summary(rx, cfg.dev).c_str());
+	std::fflush(stdout);
+	if (cfg.expect_zc >= 0 && zcex::zc_percent(rx) < static_cast<double>(cfg.expect_zc))
+		fail("fewer than " + std::to_string(cfg.expect_zc) + "% of the bytes not copied");
 	if (rx.outstanding())
 		fail("chunks still held at the end: " + std::to_string(rx.outstanding()));
 	return 0;
@@ -223,10 +236,15 @@ int main(int argc, char **argv)
 			i += 3;
 			continue;
 		}
+		bool ok = true;
+		if (cfg.dev.parse(argc, argv, i, ok)) {
+			if (!ok)
+				usage();
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		const char *v = argv[++i];
-		bool ok = true;
 		if (a == "--port")
 			ok = zcex::parse_uint(v, 65535, cfg.port);
 		else if (a == "--addr")
@@ -239,7 +257,11 @@ int main(int argc, char **argv)
 			ok = zcex::parse_size(v, cfg.pool);
 		else if (a == "--label")
 			cfg.label = v;
-		else
+		else if (a == "--expect-zc") {
+			unsigned long pct = 0;
+			ok = zcex::parse_uint(v, 100, pct);
+			cfg.expect_zc = static_cast<long>(pct);
+		} else
 			ok = false;
 		if (!ok)
 			usage();

@@ -4,6 +4,8 @@
 # one line per test case (Catch2's own TAP reporter writes one per
 # assertion). A case that hangs is killed after ZC_CASE_TIMEOUT seconds
 # (default 300) and fails, so one stuck case cannot stall the whole boot.
+# A case that passes and printed a line "ZC_SKIP: reason" (Catch2 v2 has
+# no skip) is reported as "ok N - name # SKIP reason".
 # Exits 1 if any case failed.
 #   catch-tap.sh PROGRAM
 set -u
@@ -27,7 +29,13 @@ while IFS= read -r name; do
 	# Catch2's test spec: commas, brackets and backslashes are syntax.
 	spec=$(printf '%s' "$name" | sed 's/[],[\\]/\\&/g')
 	if timeout "$limit" "$prog" "$spec" >"$tmp/out" 2>&1; then
-		echo "ok $n - $name"
+		why=$(sed -n 's/^ZC_SKIP: //p' "$tmp/out" | head -n 1)
+		if [ -n "$why" ]; then
+			echo "ok $n - $name # SKIP $why"
+		else
+			grep '^# ' "$tmp/out" || true
+			echo "ok $n - $name"
+		fi
 	else
 		st=$?
 		sed 's/^/# /' "$tmp/out"

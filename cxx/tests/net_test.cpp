@@ -134,12 +134,12 @@ TEST_CASE("dropping an accept stream closes what it had not handed out", "[net][
 				clients.push_back(tcp_socket(AF_INET));
 				REQUIRE(::connect(clients.back().get(), at.data(), at.size()) == 0);
 			}
-			co_await async_sleep(r, std::chrono::milliseconds(20));
+			(void)co_await async_sleep(r, std::chrono::milliseconds(20));
 			// ...and closed when the stream goes, here.
 		}());
 		// The request's final CQE (after the cancel) frees the state.
 		r.run([&]() -> task<void> {
-			co_await async_sleep(r, std::chrono::milliseconds(20));
+			(void)co_await async_sleep(r, std::chrono::milliseconds(20));
 		}());
 	}
 	REQUIRE(zctest::open_fds() == before);

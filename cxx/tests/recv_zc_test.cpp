@@ -181,7 +181,7 @@ TEST_CASE("recv_zc: dropping a stream mid-transfer gives its memory back", "[rec
 		p.b.reset(); // the writer sees the connection die
 		t.join();
 		r.run([&]() -> task<void> {
-			co_await async_sleep(r, std::chrono::milliseconds(50));
+			(void)co_await async_sleep(r, std::chrono::milliseconds(50));
 		}());
 	}
 	REQUIRE(rx.outstanding() == 0);
@@ -252,7 +252,7 @@ TEST_CASE("recv_zc: a stream starved by another's held chunks goes on when they 
 			o0.bytes += c->size();
 			held.push_back(std::move(*c));
 			if (held.size() == 16) {
-				co_await async_sleep(r, std::chrono::milliseconds(5));
+				(void)co_await async_sleep(r, std::chrono::milliseconds(5));
 				held.clear();
 			}
 		}

@@ -116,7 +116,7 @@ TEST_CASE("a stop request cancels a pending operation", "[ring][cancel]")
 		finished = true;
 	};
 	auto stopper = [&]() -> task<void> {
-		co_await async_sleep(r, 10ms);
+		(void)co_await async_sleep(r, 10ms);
 		REQUIRE(!finished);
 		stop.request_stop();
 	};
@@ -171,7 +171,7 @@ TEST_CASE("cancel and timeout together finish after every completion", "[ring][c
 		                      .timeout(5s));
 	};
 	auto stopper = [&]() -> task<void> {
-		co_await async_sleep(r, 5ms);
+		(void)co_await async_sleep(r, 5ms);
 		stop.request_stop();
 	};
 	r.spawn(reader());

@@ -101,7 +101,7 @@ TEST_CASE("send_zc: a release dropped unawaited is consumed by the ring", "[send
 			                                   std::span(buf).subspan(i * msg, msg));
 			REQUIRE(*sent.bytes == msg);
 		} // each release dropped here
-		co_await async_sleep(r, std::chrono::milliseconds(20));
+		(void)co_await async_sleep(r, std::chrono::milliseconds(20));
 	};
 	r.spawn(sender());
 	r.run();

@@ -79,7 +79,7 @@ TEST_CASE("spawned tasks run concurrently; run() waits for all", "[task][spawn]"
 	int done = 0;
 	auto worker = [&](int i) -> task<void> {
 		for (int k = 0; k < i; k++)
-			co_await async_nop(r);
+			(void)co_await async_nop(r);
 		done++;
 	};
 	for (int i = 0; i < 50; i++)
@@ -94,7 +94,7 @@ TEST_CASE("an exception in a spawned task comes out of run()", "[task][spawn]")
 {
 	ring r;
 	auto bad = [&]() -> task<void> {
-		co_await async_nop(r);
+		(void)co_await async_nop(r);
 		throw std::logic_error("spawned failure");
 	};
 	r.spawn(bad());
@@ -110,12 +110,12 @@ TEST_CASE("a ring frees spawned tasks that never finished", "[task][spawn]")
 		ring r;
 		auto stuck = [&]() -> task<void> {
 			std::byte b[1];
-			co_await async_read(r, fds[0], b, 0);
+			(void)co_await async_read(r, fds[0], b, 0);
 		};
 		r.spawn(stuck());
 		r.spawn(stuck());
 		// Both start and wait on the empty pipe while this one runs.
-		auto other = [&]() -> task<void> { co_await async_nop(r); };
+		auto other = [&]() -> task<void> { (void)co_await async_nop(r); };
 		r.run(other());
 		REQUIRE(r.live() == 2);
 	}

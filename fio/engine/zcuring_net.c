@@ -21,11 +21,14 @@
  *                  and one notification per generation; a generation is
  *                  closed every zc_flush_every sends, or earlier when fio
  *                  waits for completions; its io_us complete with it
- *   recv_zc        IORING_OP_RECV_ZC (multishot, device-less zcrx) into a
- *                  registered pool of zc_pool_size bytes: the data is not
- *                  copied into the io_u; an io_u of bs bytes completes
- *                  when bs bytes have arrived, and every data CQE's chunk
- *                  goes straight back on the refill ring
+ *   recv_zc        IORING_OP_RECV_ZC (multishot) into a registered zcrx
+ *                  pool of zc_pool_size bytes: the data is not copied
+ *                  into the io_u; an io_u of bs bytes completes when bs
+ *                  bytes have arrived, and every data CQE's chunk goes
+ *                  straight back on the refill ring. Device-less (the
+ *                  kernel copies into the pool), or with zcrx_ifname= (and
+ *                  zcrx_rxq=) in device mode: the pool is bound to that
+ *                  NIC queue, which writes the payload into it
  *
  * Short transfers are finished inside the engine, so fio only ever sees
  * whole io_us (or an error, or end of stream).
@@ -54,6 +57,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -113,6 +117,8 @@ struct zc_options {
 	unsigned int zc_flush_every;
 	char *zc_stats;
 	unsigned int zc_tcg_mark;
+	char *zcrx_ifname;
+	unsigned int zcrx_rxq;
 };
 
 /* user_data: a struct zc_req pointer (8-byte aligned), or one of these */
@@ -170,6 +176,7 @@ struct zc_data {
 	struct io_uring_zcrx_ifq_reg reg;
 	struct zcrx_rq rq;
 	bool zcrx_ok;
+	bool zcrx_device;		/* bound to zcrx_ifname's queue zcrx_rxq */
 	struct zc_req *wait_head, *wait_tail;
 	unsigned long long need;	/* bytes the waiting io_us still want */
 	bool armed, eof;
@@ -318,6 +325,27 @@ static struct fio_option options[] = {
 		.off1	= offsetof(struct zc_options, zc_tcg_mark),
 		.def	= "0",
 		.help	= "Mark the data phase for the tcg_insn QEMU plugin (bench/tcg-insn)",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_NETIO,
+	},
+	{
+		.name	= "zcrx_ifname",
+		.lname	= "zcrx device",
+		.type	= FIO_OPT_STR_STORE,
+		.off1	= offsetof(struct zc_options, zcrx_ifname),
+		.help	= "recv_zc: device mode, the pool bound to a receive queue of this NIC "
+			  "(default: device-less)",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_NETIO,
+	},
+	{
+		.name	= "zcrx_rxq",
+		.lname	= "zcrx device queue",
+		.type	= FIO_OPT_INT,
+		.off1	= offsetof(struct zc_options, zcrx_rxq),
+		.def	= "0",
+		.minval	= 0,
+		.help	= "recv_zc with zcrx_ifname: the receive queue",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_NETIO,
 	},
@@ -513,9 +541,7 @@ static void rzc_cqe(struct thread_data *td, struct io_uring_cqe *cqe)
 		int ret;
 
 		d->st.cqes_data++;
-		/* device-less (the only mode registered): the kernel copied
-		 * these bytes into the pool */
-		d->st.bytes_copied += cqe->res;
+		/* copied or not: the kernel's counters say, at the end */
 		d->armed_got += cqe->res;
 		ret = rzc_return(d, z->off, cqe->res);
 		if (ret < 0 && !d->eof) {
@@ -971,6 +997,128 @@ static unsigned int roundup_pow2(unsigned int v)
 	return p;
 }
 
+/*
+ * Binding resets the NIC: wait up to 10 s for its carrier, so that the
+ * connection's first SYN is not lost to a link still coming up.
+ */
+static void wait_carrier(const char *ifname)
+{
+	char path[64 + IFNAMSIZ], c;
+	int i, fd;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
+	for (i = 0; i < 200; i++) {
+		c = '0';
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (read(fd, &c, 1) != 1)
+				c = '0';
+			close(fd);
+		}
+		if (c == '1')
+			return;
+		usleep(50000);
+	}
+	log_err(ENGINE ": %s: no carrier 10 s after binding its queue\n", ifname);
+}
+
+/* recv_zc in device mode: the pool bound to zcrx_ifname's queue zcrx_rxq. */
+static int setup_recv_zc_device(struct thread_data *td)
+{
+	struct zc_data *d = td->io_ops_data;
+	struct zc_options *o = td->eo;
+	unsigned int idx = if_nametoindex(o->zcrx_ifname);
+	const char *why;
+	int ret, i;
+
+	if (!idx) {
+		log_err(ENGINE ": zcrx_ifname=%s: %s\n", o->zcrx_ifname, strerror(errno));
+		td_verror(td, errno, "zcrx_ifname");
+		return 1;
+	}
+	/* a ring on its way out keeps the queue bound a moment: -EEXIST */
+	for (i = 0; i < 200; i++) {
+		ret = zcrx_register_area(d->ring.ring_fd, idx, o->zcrx_rxq, d->pool,
+					 d->pool_len, d->rq_mem, d->rq_len,
+					 o->zc_rq_entries, &d->reg, &d->rq);
+		if (ret != -EEXIST)
+			break;
+		usleep(50000);
+	}
+	if (ret < 0) {
+		switch (-ret) {
+		case EOPNOTSUPP:
+			why = " (this NIC or kernel has no device-mode zcrx)";
+			break;
+		case EINVAL:
+			why = " (the NIC cannot split headers now: e1000e needs an MTU above 1500 and rx-checksumming)";
+			break;
+		case ERANGE:
+			why = " (no such queue)";
+			break;
+		case EEXIST:
+			why = " (the queue is bound to another zcrx instance)";
+			break;
+		case ENOMEM:
+			why = " (RLIMIT_MEMLOCK?)";
+			break;
+		default:
+			why = "";
+		}
+		log_err(ENGINE ": binding the zcrx pool to %s rx queue %u failed: %s%s\n",
+			o->zcrx_ifname, o->zcrx_rxq, strerror(-ret), why);
+		td_verror(td, -ret, "zcrx register (device)");
+		return 1;
+	}
+	d->zcrx_ok = true;
+	d->zcrx_device = true;
+	wait_carrier(o->zcrx_ifname);
+	return 0;
+}
+
+/*
+ * What the kernel delivered from the instance without and with a copy:
+ * the ring's fdinfo, "ZcrxIfqs:" then "    N: ... bytes_zc X bytes_copied
+ * Y" per instance. 0, or -ENOENT when the kernel does not show them.
+ */
+static int zcrx_fdinfo_bytes(struct zc_data *d, unsigned long long *zc,
+			     unsigned long long *copied)
+{
+	char path[64], line[256];
+	bool section = false;
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", d->ring.ring_fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b;
+		unsigned int id;
+		int end = 0;
+		char *p;
+
+		if (!strcmp(line, "ZcrxIfqs:\n")) {
+			section = true;
+			continue;
+		}
+		if (!section)
+			continue;
+		if (sscanf(line, " %u:%n", &id, &end) != 1 || !end)
+			break;
+		p = strstr(line, "bytes_zc ");
+		if (id == d->reg.zcrx_id && p &&
+		    sscanf(p, "bytes_zc %llu bytes_copied %llu", &a, &b) == 2) {
+			*zc = a;
+			*copied = b;
+			ret = 0;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
 static int setup_recv_zc(struct thread_data *td)
 {
 	struct zc_data *d = td->io_ops_data;
@@ -999,6 +1147,8 @@ static int setup_recv_zc(struct thread_data *td)
 		td_verror(td, errno, "mmap zcrx refill ring");
 		return 1;
 	}
+	if (o->zcrx_ifname)
+		return setup_recv_zc_device(td);
 	ret = zcrx_register_nodev(d->ring.ring_fd, d->pool, d->pool_len, d->rq_mem,
 				  d->rq_len, o->zc_rq_entries, &d->reg, &d->rq);
 	if (ret < 0) {
@@ -1023,10 +1173,17 @@ static int check_kernel(struct thread_data *td, const struct io_uring_params *p)
 	switch (d->mode) {
 	case ZC_MODE_RECV_ZC:
 		ret = zcrx_query(&q);
-		if (ret < 0 || !(q.register_flags & ZCRX_REG_NODEV)) {
+		if (ret < 0) {
 			log_err(ENGINE ": mode=recv_zc: unsupported by this kernel "
-				"(no device-less io_uring zero-copy receive: %s)\n",
-				ret < 0 ? strerror(-ret) : "no ZCRX_REG_NODEV");
+				"(no io_uring zero-copy receive: %s)\n", strerror(-ret));
+			return EOPNOTSUPP;
+		}
+		/* device mode: the registration says whether the NIC can */
+		if (!((struct zc_options *)td->eo)->zcrx_ifname &&
+		    !(q.register_flags & ZCRX_REG_NODEV)) {
+			log_err(ENGINE ": mode=recv_zc: unsupported by this kernel "
+				"(no device-less io_uring zero-copy receive, no ZCRX_REG_NODEV; "
+				"zcrx_ifname= for device mode)\n");
 			return EOPNOTSUPP;
 		}
 		return 0;
@@ -1201,6 +1358,10 @@ static int zc_init(struct thread_data *td)
 		log_err(ENGINE ": protocol=udp: bs must be at most 65507 (one datagram per io_u)\n");
 		return 1;
 	}
+	if (d->mode != ZC_MODE_RECV_ZC && o->zcrx_ifname) {
+		log_err(ENGINE ": zcrx_ifname is for mode=recv_zc\n");
+		return 1;
+	}
 	if (d->mode == ZC_MODE_RECV_ZC && o->zc_rq_entries > 32768) {
 		log_err(ENGINE ": zc_rq_entries must be at most 32768\n");
 		return 1;
@@ -1337,11 +1498,19 @@ static void dump_stats(struct thread_data *td)
 {
 	struct zc_data *d = td->io_ops_data;
 	struct zc_options *o = td->eo;
-	const struct zc_stats *s = &d->st;
+	struct zc_stats *s = &d->st;
+	int zcrx_counters = 0;
 	char *line = NULL;
 	size_t len = 0;
-	FILE *out = open_memstream(&line, &len);
+	FILE *out;
 
+	if (d->mode == ZC_MODE_RECV_ZC && d->zcrx_ok) {
+		/* the kernel's word; without it, device-less copies every byte */
+		zcrx_counters = !zcrx_fdinfo_bytes(d, &s->bytes_zc, &s->bytes_copied);
+		if (!zcrx_counters && !d->zcrx_device)
+			s->bytes_copied = s->bytes;
+	}
+	out = open_memstream(&line, &len);
 	if (!out)
 		return;
 	fprintf(out, "{\"engine\":\"" ENGINE "\",\"job\":\"%s\",\"mode\":\"%s\","
@@ -1359,13 +1528,23 @@ static void dump_stats(struct thread_data *td)
 	/*
 	 * bytes_copied: data the kernel copied between its buffers and the
 	 * application's (recv, send; send_zc sends the notification says it
-	 * copied; recv_zc in device-less mode, copied into the pool).
-	 * bytes_zc: data no CPU copied (send_zc sends not copied).
+	 * copied; recv_zc: what the kernel copied into the pool, every byte
+	 * in device-less mode).
+	 * bytes_zc: data no CPU copied (send_zc sends not copied; recv_zc
+	 * in device mode: what the NIC wrote into the pool).
+	 * recv_zc's come from the kernel's counters (the ring's fdinfo,
+	 * zcrx_counters 1); without them (0), device-less counts every byte
+	 * copied and device mode neither.
 	 */
 	json_counter(out, "bytes_copied", s->bytes_copied);
 	json_counter(out, "bytes_zc", s->bytes_zc);
 	json_counter(out, "short_xfers", s->short_xfers);
 	if (d->mode == ZC_MODE_RECV_ZC) {
+		fprintf(out, ",\"zcrx_mode\":\"%s\"", d->zcrx_device ? "device" : "nodev");
+		if (d->zcrx_device)
+			fprintf(out, ",\"zcrx_ifname\":\"%s\",\"zcrx_rxq\":%u",
+				o->zcrx_ifname, o->zcrx_rxq);
+		json_counter(out, "zcrx_counters", zcrx_counters);
 		json_counter(out, "rearm_len", s->rearm_len);
 		json_counter(out, "rearm_enospc", s->rearm_enospc);
 		json_counter(out, "rearm_enomem", s->rearm_enomem);

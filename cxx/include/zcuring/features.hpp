@@ -64,7 +64,8 @@ inline features probe(ring &r)
 		f.recv_zc_device = true;
 	} else {
 		f.recv_zc = true;
-		// Device mode depends on the NIC, known only by registering.
+		// Device mode depends on the NIC, known only by registering
+		// (zcrx_options::if_index, and fallback for the answer "cannot").
 	}
 	return f;
 }

@@ -12,6 +12,16 @@
 // The pool lives until the zcrx object, every stream and every chunk are
 // gone, so a chunk can outlive the object it came from.
 //
+// Two modes, the same streams and chunks:
+//   - device-less (the default): works on any TCP socket; the kernel
+//     copies what it receives into the pool;
+//   - device mode (zcrx_options::if_index): the pool is bound to a NIC's
+//     receive queue and the NIC writes TCP payload into it, so nothing is
+//     copied. What the NIC cannot place (headers the stack pulled, small
+//     segments, data from other devices) is still copied into the pool.
+//     zcrx_options::fallback says what happens when the device cannot.
+// zcrx::counters() says how many bytes arrived either way.
+//
 // The ring must have 32-byte CQEs (ring_options::cqe32).
 //
 // When the pool runs out (-ENOMEM), a stream goes on by itself: after its
@@ -21,6 +31,8 @@
 // the pool.
 #pragma once
 
+#include <fcntl.h>
+#include <net/if.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -28,24 +40,62 @@
 
 #include <zcuring/zcrx.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <span>
+#include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include <zcuring/result.hpp>
 #include <zcuring/stream.hpp>
 
 namespace zcuring {
 
+// What a zcrx asked for device mode does when the device cannot have it.
+enum class zcrx_fallback {
+	none,        // device mode, or the constructor throws
+	device_less, // device mode if the device can, else device-less
+};
+
+enum class zcrx_mode {
+	device_less, // the kernel copies every byte into the pool
+	device,      // the NIC writes payload into the pool
+};
+
 struct zcrx_options {
 	std::size_t pool_bytes = 16u << 20; // rounded up to pages
 	unsigned rq_entries = 4096;         // fill-ring entries, a power of two
-	// Device mode: the NIC queue to receive from. Unset: device-less.
+	// Device mode: the NIC (if_nametoindex()) and its receive queue.
+	// Unset: device-less.
 	std::optional<unsigned> if_index;
 	unsigned rx_queue = 0;
+	// When the device cannot: -ENODEV (no such interface), -EOPNOTSUPP
+	// (a driver that cannot fill a queue from a pool: lo, veth,
+	// virtio-net...), -EINVAL (it cannot split headers now, e.g. e1000e
+	// with an MTU of 1500), -ERANGE (no such queue), or -EEXIST still
+	// after device_wait (another instance has the queue). Any other error
+	// (-EPERM without CAP_NET_ADMIN, -ENOMEM over RLIMIT_MEMLOCK) throws
+	// whatever this says, as device-less would fail the same way.
+	zcrx_fallback fallback = zcrx_fallback::none;
+	// Binding resets the NIC: the constructor waits up to this long for
+	// its carrier (/sys/class/net/IF/carrier) before it returns, and as
+	// long for a queue whose previous instance is still being torn down
+	// (a ring's exit unbinds asynchronously: -EEXIST meanwhile).
+	std::chrono::milliseconds device_wait{10000};
+};
+
+// Bytes RECV_ZC delivered from this instance since it was registered, as
+// the kernel counts them (the ring's fdinfo).
+struct zcrx_counters {
+	std::uint64_t bytes_zc = 0;     // the NIC put them in the pool: never copied
+	std::uint64_t bytes_copied = 0; // the kernel copied them into the pool
 };
 
 class zcrx;
@@ -71,7 +121,8 @@ public:
 			        make_error_code(errc::unsupported),
 			        "IORING_OP_RECV_ZC needs the zcuring kernel series, or "
 			        "Linux 7.1 for device-less mode");
-		if (!o.if_index && !(q.register_flags & ZCRX_REG_NODEV))
+		bool nodev_ok = q.register_flags & ZCRX_REG_NODEV;
+		if (!o.if_index && !nodev_ok)
 			throw std::system_error(
 			        make_error_code(errc::unsupported),
 			        "this kernel's zero-copy receive has no device-less "
@@ -85,22 +136,38 @@ public:
 			unmap();
 			throw std::system_error(errno_code(ENOMEM), "mmap of the zcrx pool");
 		}
-		if (o.if_index)
-			ret = register_device(*o.if_index, o.rx_queue, o.rq_entries);
-		else
-			ret = zcrx_register_nodev(r.fd(), pool_, pool_len_, rq_mem_, rq_len_,
-			                          o.rq_entries, &reg_, &rq_);
+		std::string what = "IORING_REGISTER_ZCRX_IFQ";
+		if (o.if_index) {
+			// 0 (if_nametoindex() of an unknown name) is no device;
+			// zcrx_register_area() would take it for device-less.
+			ret = *o.if_index ? register_device(*o.if_index, o.rx_queue, o.rq_entries,
+			                                    o.device_wait)
+			                  : -ENODEV;
+			if (!ret) {
+				mode_ = zcrx_mode::device;
+				wait_carrier(*o.if_index, o.device_wait);
+				return;
+			}
+			device_error_ = errno_code(-ret);
+			bool cannot = ret == -ENODEV || ret == -EOPNOTSUPP || ret == -EINVAL ||
+			              ret == -ERANGE || ret == -EEXIST;
+			if (!cannot || o.fallback == zcrx_fallback::none || !nodev_ok) {
+				unmap();
+				throw_register(device_what(ret, *o.if_index, o.rx_queue), ret);
+			}
+			// What the kernel may have written of the fill ring is
+			// not to be found by the device-less instance.
+			std::memset(rq_mem_, 0, rq_len_);
+			what += " (device-less, after device mode: " +
+			        device_what(ret, *o.if_index, o.rx_queue) + ")";
+		}
+		ret = zcrx_register_nodev(r.fd(), pool_, pool_len_, rq_mem_, rq_len_, o.rq_entries,
+		                          &reg_, &rq_);
 		if (ret < 0) {
 			unmap();
-			std::string what = "IORING_REGISTER_ZCRX_IFQ";
-			if (ret == -ENOMEM)
-				what += " (the pool is charged to RLIMIT_MEMLOCK)";
-			if (o.if_index && (ret == -EOPNOTSUPP || ret == -ENODEV))
-				throw std::system_error(make_error_code(errc::unsupported),
-				                        what + ": device mode is not available on "
-				                               "this kernel or NIC");
-			throw std::system_error(errno_code(-ret), what);
+			throw_register(what, ret);
 		}
+		mode_ = zcrx_mode::device_less;
 	}
 	zcrx_state(const zcrx_state &) = delete;
 	zcrx_state &operator=(const zcrx_state &) = delete;
@@ -146,6 +213,54 @@ public:
 
 	std::uint64_t returned() const noexcept { return returned_; }
 
+	zcrx_mode mode() const noexcept { return mode_; }
+	std::error_code device_error() const noexcept { return device_error_; }
+
+	// The instance's line of the ring's fdinfo ("ZcrxIfqs:", then
+	// "    N: ... bytes_zc X bytes_copied Y"), read through a buffer on
+	// the stack: no allocation.
+	result<zcrx_counters> counters() const noexcept
+	{
+		if (r_.closed())
+			return errno_code(EBADF);
+		char path[64];
+		std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", r_.fd());
+		int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return errno_code(errno);
+		char buf[1024], line[256];
+		std::size_t len = 0;
+		fdinfo_scan scan{id(), false, false, {}};
+		for (;;) {
+			ssize_t n = ::read(fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				int err = errno;
+				::close(fd);
+				return errno_code(err);
+			}
+			if (n == 0)
+				break;
+			for (ssize_t i = 0; i < n; i++) {
+				if (buf[i] != '\n') {
+					if (len < sizeof(line) - 1)
+						line[len++] = buf[i];
+					continue;
+				}
+				line[len] = '\0';
+				len = 0;
+				scan.line(line);
+			}
+		}
+		::close(fd);
+		if (!scan.found)
+			// A kernel that does not show them (mainline), or one that
+			// could not take the ring's lock for this read.
+			return errc::unsupported;
+		return scan.c;
+	}
+
 	void starve(rx_state *s) { starved_.push_back(s); }
 	void unstarve(rx_state *s) noexcept
 	{
@@ -156,6 +271,93 @@ public:
 	inline void wake_starved() noexcept;
 
 private:
+	// The lines of the ring's fdinfo, one at a time.
+	struct fdinfo_scan {
+		std::uint32_t id;
+		bool in_section = false, found = false;
+		zcrx_counters c;
+
+		void line(const char *l) noexcept
+		{
+			if (!std::strcmp(l, "ZcrxIfqs:")) {
+				in_section = true;
+				return;
+			}
+			if (!in_section)
+				return;
+			unsigned i;
+			int end = 0;
+			if (std::sscanf(l, " %u:%n", &i, &end) != 1 || !end) {
+				in_section = false; // the next section
+				return;
+			}
+			const char *p = std::strstr(l, "bytes_zc ");
+			unsigned long long zc, cp;
+			if (i == id && p &&
+			    std::sscanf(p, "bytes_zc %llu bytes_copied %llu", &zc, &cp) == 2) {
+				c.bytes_zc = zc;
+				c.bytes_copied = cp;
+				found = true;
+			}
+		}
+	};
+
+	[[noreturn]] static void throw_register(std::string what, int ret)
+	{
+		if (ret == -ENOMEM)
+			what += " (the pool is charged to RLIMIT_MEMLOCK)";
+		if (ret == -EOPNOTSUPP || ret == -ENODEV)
+			throw std::system_error(make_error_code(errc::unsupported), what);
+		throw std::system_error(errno_code(-ret), what);
+	}
+
+	static std::string device_what(int ret, unsigned ifindex, unsigned rxq)
+	{
+		char name[IF_NAMESIZE] = "?";
+		if (!::if_indextoname(ifindex, name))
+			std::snprintf(name, sizeof(name), "#%u", ifindex);
+		std::string w = std::string("device mode on ") + name + " rx queue " +
+		                std::to_string(rxq) + ": ";
+		switch (-ret) {
+		case ENODEV:
+			return w + "no such interface";
+		case EOPNOTSUPP:
+			return w + "not available on this kernel or NIC";
+		case EINVAL:
+			return w + "the NIC cannot split headers from payload now "
+			           "(e1000e: MTU above 1500, rx-checksumming on)";
+		case ERANGE:
+			return w + "no such receive queue";
+		case EEXIST:
+			return w + "the queue is bound to another instance";
+		default:
+			return w + errno_code(-ret).message();
+		}
+	}
+
+	// Binding takes the NIC down and up: its first SYNs would be lost.
+	// Best effort: a link that stays down is the application's to see.
+	static void wait_carrier(unsigned ifindex, std::chrono::milliseconds limit) noexcept
+	{
+		char name[IF_NAMESIZE], path[64 + IF_NAMESIZE];
+		if (!::if_indextoname(ifindex, name))
+			return;
+		std::snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", name);
+		auto end = std::chrono::steady_clock::now() + limit;
+		for (;;) {
+			char c = '0';
+			int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				if (::read(fd, &c, 1) != 1)
+					c = '0';
+				::close(fd);
+			}
+			if (c == '1' || std::chrono::steady_clock::now() >= end)
+				return;
+			std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		}
+	}
+
 	static void *map(std::size_t len) noexcept
 	{
 		void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -170,26 +372,19 @@ private:
 			::munmap(std::exchange(rq_mem_, nullptr), rq_len_);
 	}
 
-	int register_device(unsigned ifindex, unsigned rxq, unsigned entries) noexcept
+	// Bind the pool to queue @rxq of @ifindex; a queue still held by a
+	// ring on its way out (-EEXIST) is tried again until @limit.
+	int register_device(unsigned ifindex, unsigned rxq, unsigned entries,
+	                    std::chrono::milliseconds limit) noexcept
 	{
-		io_uring_zcrx_area_reg area{};
-		io_uring_region_desc rd{};
-		area.addr = reinterpret_cast<std::uintptr_t>(pool_);
-		area.len = pool_len_;
-		rd.user_addr = reinterpret_cast<std::uintptr_t>(rq_mem_);
-		rd.size = rq_len_;
-		rd.flags = IORING_MEM_REGION_TYPE_USER;
-		reg_ = {};
-		reg_.if_idx = ifindex;
-		reg_.if_rxq = rxq;
-		reg_.rq_entries = entries;
-		reg_.area_ptr = reinterpret_cast<std::uintptr_t>(&area);
-		reg_.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
-		int ret = zcrx_register(r_.fd(), &reg_);
-		reg_.area_ptr = reg_.region_ptr = 0;
-		if (!ret)
-			zcrx_rq_init(&rq_, rq_mem_, &reg_);
-		return ret;
+		auto end = std::chrono::steady_clock::now() + limit;
+		for (;;) {
+			int ret = zcrx_register_area(r_.fd(), ifindex, rxq, pool_, pool_len_, rq_mem_,
+			                             rq_len_, entries, &reg_, &rq_);
+			if (ret != -EEXIST || std::chrono::steady_clock::now() >= end)
+				return ret;
+			std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		}
 	}
 
 	ring &r_;
@@ -203,6 +398,8 @@ private:
 	std::uint64_t returned_ = 0;
 	std::uint64_t held_ = 0;
 	std::vector<rx_state *> starved_;
+	zcrx_mode mode_ = zcrx_mode::device_less;
+	std::error_code device_error_;
 };
 
 // The multishot RECV_ZC request of one stream.
@@ -439,7 +636,10 @@ private:
 class zcrx {
 public:
 	// Throws std::system_error: errc::unsupported (with the reason) on a
-	// kernel without it, else the registration's error.
+	// kernel without it, or for device mode on a device that cannot have
+	// it (with zcrx_fallback::none), else the registration's error. In
+	// device mode it returns once the NIC has its carrier again (or after
+	// zcrx_options::device_wait).
 	explicit zcrx(ring &r, const zcrx_options &o = {}) : z_(new detail::zcrx_state(r, o)) {}
 	zcrx(const zcrx &) = delete;
 	zcrx &operator=(const zcrx &) = delete;
@@ -458,6 +658,17 @@ public:
 	std::uint64_t outstanding() const noexcept { return z_->held(); }
 	// Fill-ring entries written so far: one per chunk.
 	std::uint64_t returned() const noexcept { return z_->returned(); }
+
+	// Device mode, or device-less (asked for, or fallen back to).
+	zcrx_mode mode() const noexcept { return z_->mode(); }
+	// Why device mode was asked for and not had (zcrx_fallback::device_less),
+	// else no error.
+	std::error_code device_error() const noexcept { return z_->device_error(); }
+	// Bytes received not copied and copied, since registration, as the
+	// kernel counts them (from the ring's fdinfo: one small read, no
+	// allocation). errc::unsupported: a kernel whose fdinfo does not show
+	// them. Take the difference of two readings for one stretch of time.
+	result<zcrx_counters> counters() const noexcept { return z_->counters(); }
 
 private:
 	detail::zcrx_state *z_;

@@ -133,10 +133,10 @@ struct detached {
 		{
 			struct awaiter {
 				bool await_ready() const noexcept { return false; }
-				void await_suspend(handle h) const noexcept
+				void await_suspend(handle self) const noexcept
 				{
-					node_list::unlink(&h.promise());
-					h.destroy();
+					node_list::unlink(&self.promise());
+					self.destroy();
 				}
 				void await_resume() const noexcept {}
 			};
