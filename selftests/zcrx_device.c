@@ -10,11 +10,14 @@
  * the CQEs name; the share of bytes not copied is read from the ring's
  * fdinfo and from the driver's ethtool counters.
  */
+#include <dirent.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <linux/ethtool.h>
@@ -433,8 +436,12 @@ FIXTURE_SETUP(dev)
 	ASSERT_LE(0, self->lfd);
 }
 
+static void pressure_off(void);
+
 FIXTURE_TEARDOWN(dev)
 {
+	/* a failed memory-pressure case must not leave faults on */
+	pressure_off();
 	if (self->lfd >= 0)
 		close(self->lfd);
 	if (self->ring.fd >= 0)
@@ -862,6 +869,432 @@ DEV_TEST(splice_never_shares_pool_pages, 300)
 	close(p[0]);
 	close(p[1]);
 	free(buf);
+}
+
+/* ---- faults under traffic ----------------------------------------------------------- */
+
+/* Receive with RECV_ZC until at least upto bytes are verified; 0 or -1 (r->why). */
+static int rx_until(struct rx *r, uint64_t upto)
+{
+	struct io_uring_cqe cqe;
+	uint64_t big[2];
+	int ret;
+
+	while (r->got < upto) {
+		ret = wait_cqe_ms(r->ring, &cqe, big, 30000);
+		if (ret) {
+			snprintf(r->why, sizeof(r->why), "wait at byte %llu: %s",
+				 (unsigned long long)r->got, strerror(-ret));
+			return -1;
+		}
+		ret = rx_cqe(r, &cqe, big);
+		if (ret < 0)
+			return -1;
+		if (ret > 0) {
+			snprintf(r->why, sizeof(r->why), "EOF at byte %llu",
+				 (unsigned long long)r->got);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int dev_set_up(const char *name, bool up)
+{
+	struct ifreq ifr = { 0 };
+	int ret = dev_ifreq(name, SIOCGIFFLAGS, &ifr);
+
+	if (ret)
+		return ret;
+	if (up)
+		ifr.ifr_flags |= IFF_UP;
+	else
+		ifr.ifr_flags &= ~IFF_UP;
+	return dev_ifreq(name, SIOCSIFFLAGS, &ifr);
+}
+
+/*
+ * The link goes down and up again while the stream flows: the NIC gives
+ * every posted chunk back when it stops and takes chunks again when it
+ * opens, still bound; TCP retransmits what was lost, every byte arrives
+ * right, and the part after the link came back is received into the
+ * pool again.
+ */
+DEV_TEST(link_down_and_up_mid_stream, 300)
+{
+	const uint64_t total = 16 << 20;
+	struct rx r = { .ring = &self->ring, .z = &self->z, .seed = SEED ^ 19 };
+	uint64_t zc0, cp0, zc1, cp1;
+	pid_t pid;
+
+	ASSERT_EQ(0, dev_register(self, 1024));
+	pid = spawn_sender(self->port, total, r.seed, 1 << 20, 0);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(0, accept_peer(self, &r.fd));
+	rx_arm(&r);
+	ASSERT_EQ(0, rx_until(&r, total / 4)) TH_LOG("%s", r.why);
+	ASSERT_EQ(0, dev_set_up(self->name, false));
+	usleep(300 * 1000);
+	ASSERT_EQ(0, dev_set_up(self->name, true));
+	ASSERT_EQ(0, dev_wait_carrier(self->name));
+	ASSERT_EQ(0, ring_zcrx_bytes(self->ring.fd, self->z.reg.zcrx_id, &zc0, &cp0));
+	EXPECT_EQ(0, rx_stream(&r)) TH_LOG("%s", r.why);
+	EXPECT_EQ(total, r.got);
+	EXPECT_EQ(0, zc_reap(pid));
+	ASSERT_EQ(0, ring_zcrx_bytes(self->ring.fd, self->z.reg.zcrx_id, &zc1, &cp1));
+	TH_LOG("after the link came back: %llu bytes not copied, %llu copied",
+	       (unsigned long long)(zc1 - zc0), (unsigned long long)(cp1 - cp0));
+	EXPECT_EQ(total, zc1 + cp1);
+	/* still bound: most of the rest came through the pool */
+	EXPECT_LE((total - total / 2) * 9 / 10, zc1 - zc0);
+	close(r.fd);
+}
+
+/*
+ * The process that owns the pool dies (SIGKILL) while a socket of
+ * another process holds data the NIC put in that pool: the data stays
+ * right for that socket, which reads it all afterwards, and the queue
+ * can be bound again.
+ */
+DEV_TEST(owner_killed_while_another_socket_holds_pool_data, 120)
+{
+	const uint64_t total = 256 << 10;
+	int ready[2], sfd, got_fd;
+	uint8_t *buf;
+	uint64_t got = 0;
+	pid_t owner, pid;
+	char c;
+
+	buf = malloc(1 << 16);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, pipe(ready));
+	owner = fork();
+	ASSERT_LE(0, owner);
+	if (!owner) {
+		/* the owner: a ring of its own, the pool bound, then wait to die */
+		struct zc_ring ring;
+
+		close(ready[0]);
+		if (zc_ring_init(&ring, 64, ZC_RING_FLAGS, 256) ||
+		    dev_prepare(self, 256) || register_on(ring.fd, &self->z.reg) ||
+		    dev_wait_carrier(self->name))
+			_exit(1);
+		c = 'r';
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1)) TH_LOG("the owner could not bind the queue");
+	close(ready[0]);
+	/* a plain socket of ours on the bound NIC: its data lands in the pool */
+	pid = spawn_sender(self->port, total, SEED ^ 23, 1 << 16, 0);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(0, accept_peer(self, &sfd));
+	EXPECT_EQ(0, zc_reap(pid));
+	/* all of it is queued on the socket, unread */
+	for (int i = 0; i < 100; i++) {
+		int inq = 0;
+
+		ASSERT_EQ(0, ioctl(sfd, FIONREAD, &inq));
+		if ((uint64_t)inq >= total)
+			break;
+		usleep(100 * 1000);
+	}
+	ASSERT_EQ(0, kill(owner, SIGKILL));
+	EXPECT_EQ(128 + SIGKILL, zc_reap(owner));
+	/* the owner's ring is gone: another binding churns the pool pages */
+	ASSERT_EQ(0, dev_register(self, 256));
+	got_fd = sfd;
+	while (got < total) {
+		ssize_t n = recv(got_fd, buf, 1 << 16, 0);
+
+		ASSERT_LT(0, n) TH_LOG("recv at %llu: %s", (unsigned long long)got,
+				       strerror(errno));
+		ASSERT_EQ(-1, zc_pattern_check(buf, n, SEED ^ 23, got))
+			TH_LOG("byte after %llu wrong", (unsigned long long)got);
+		got += n;
+	}
+	EXPECT_EQ(0, recv(sfd, buf, 1, 0));
+	close(sfd);
+	free(buf);
+}
+
+#define DBG "/sys/kernel/debug/"
+#define FAULT_TIMES 1000000
+
+/* Read a debugfs knob into buf (trailing newline cut): 0 or -errno. */
+static int knob_read(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	return 0;
+}
+
+static int knob_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+/*
+ * Memory pressure where it hurts a NIC: atomic allocations (skbs, the
+ * pool's tokens, the driver's copies, pages) fail at random, sleeping
+ * ones never (the rest of the guest goes on).
+ */
+static struct {
+	const char *path, *val;
+	char saved[32];
+	bool changed;
+} pressure[] = {
+	{ DBG "failslab/ignore-gfp-wait", "Y" },
+	{ DBG "failslab/cache-filter", "N" },
+	{ DBG "failslab/task-filter", "N" },
+	{ DBG "failslab/verbose", "0" },
+	{ DBG "failslab/interval", "1" },
+	{ DBG "failslab/space", "0" },
+	{ DBG "failslab/times", "1000000" },
+	{ DBG "fail_page_alloc/ignore-gfp-wait", "Y" },
+	{ DBG "fail_page_alloc/ignore-gfp-highmem", "Y" },
+	{ DBG "fail_page_alloc/min-order", "0" },
+	{ DBG "fail_page_alloc/task-filter", "N" },
+	{ DBG "fail_page_alloc/verbose", "0" },
+	{ DBG "fail_page_alloc/interval", "1" },
+	{ DBG "fail_page_alloc/space", "0" },
+	{ DBG "fail_page_alloc/times", "1000000" },
+	/* last: switch them on */
+	{ DBG "failslab/probability", "2" },
+	{ DBG "fail_page_alloc/probability", "2" },
+};
+
+static void pressure_off(void)
+{
+	for (int i = (int)(sizeof(pressure) / sizeof(pressure[0])) - 1; i >= 0; i--)
+		if (pressure[i].changed) {
+			knob_write(pressure[i].path, pressure[i].saved);
+			pressure[i].changed = false;
+		}
+}
+
+/* 0, or -errno with the knob that failed in why. */
+static int pressure_on(char *why, size_t len)
+{
+	struct stat st;
+	int err;
+
+	if (stat(DBG "failslab", &st))
+		syscall(SYS_mount, "debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	for (size_t i = 0; i < sizeof(pressure) / sizeof(pressure[0]); i++) {
+		err = knob_read(pressure[i].path, pressure[i].saved,
+				sizeof(pressure[i].saved));
+		if (!err)
+			err = knob_write(pressure[i].path, pressure[i].val);
+		if (err) {
+			snprintf(why, len, "%s: %s", pressure[i].path, strerror(-err));
+			pressure_off();
+			return err;
+		}
+		pressure[i].changed = true;
+	}
+	return 0;
+}
+
+/* How many faults a capability injected since pressure_on(). */
+static long pressure_fired(const char *dir)
+{
+	char path[96], buf[32];
+
+	snprintf(path, sizeof(path), DBG "%s/times", dir);
+	if (knob_read(path, buf, sizeof(buf)))
+		return -1;
+	return FAULT_TIMES - atol(buf);
+}
+
+/*
+ * Under memory pressure (2% of atomic slab and page allocations fail,
+ * guest-wide, while the stream flows) the receive path drops packets,
+ * or copies where it could not keep the pool's pages, but never
+ * corrupts: every byte arrives right, and the counters add up.
+ */
+DEV_TEST(memory_pressure_drops_never_corrupts, 300)
+{
+	const uint64_t total = 16 << 20;
+	struct rx r = { .ring = &self->ring, .z = &self->z, .seed = SEED ^ 37 };
+	long slab, page, drops0, drops1;
+	uint64_t zc, cp;
+	char why[160];
+	pid_t pid;
+	int ret;
+
+	ASSERT_EQ(0, dev_register(self, 1024));
+	drops0 = dev_stat(self->name, "rx_zcrx_drops");
+	pid = spawn_sender(self->port, total, r.seed, 1 << 20, 0);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(0, accept_peer(self, &r.fd));
+	ret = pressure_on(why, sizeof(why));
+	if (ret) {
+		kill(pid, SIGKILL);
+		zc_reap(pid);
+		SKIP(return, "no fault injection (%s)", why);
+	}
+	ret = rx_stream(&r);
+	slab = pressure_fired("failslab");
+	page = pressure_fired("fail_page_alloc");
+	pressure_off();
+	EXPECT_EQ(0, ret) TH_LOG("%s", r.why);
+	EXPECT_EQ(total, r.got);
+	EXPECT_EQ(0, zc_reap(pid));
+	drops1 = dev_stat(self->name, "rx_zcrx_drops");
+	ASSERT_EQ(0, ring_zcrx_bytes(self->ring.fd, self->z.reg.zcrx_id, &zc, &cp));
+	TH_LOG("%ld slab and %ld page allocations failed; driver drops %ld; %llu bytes not copied, %llu copied",
+	       slab, page, drops1 - drops0, (unsigned long long)zc,
+	       (unsigned long long)cp);
+	EXPECT_EQ(total, zc + cp);
+	/* the pressure was real */
+	EXPECT_LT(0, slab + page);
+	close(r.fd);
+}
+
+/* The PCI address of interface name, in bdf (from its sysfs device link). */
+static int dev_pci(const char *name, char bdf[32])
+{
+	char path[128], target[256];
+	ssize_t n;
+	char *slash;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device", name);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -errno;
+	target[n] = '\0';
+	slash = strrchr(target, '/');
+	snprintf(bdf, 32, "%.31s", slash ? slash + 1 : target);
+	return 0;
+}
+
+/* Write str to the sysfs file path: 0 or -errno. */
+static int sysfs_write(const char *path, const char *str)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, str, strlen(str)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * The bound NIC is removed (its driver unbound from the PCI device) while
+ * the stream flows and while RECV_ZC waits: the removal does not wait for
+ * the ring, the request can be cancelled, the ring exits, nothing leaks
+ * (the runner's kmemleak scan), and the NIC, bound to its driver again,
+ * can take a pool again.
+ */
+DEV_TEST(device_removed_mid_stream, 300)
+{
+	const uint64_t total = 64 << 20;
+	struct rx r = { .ring = &self->ring, .z = &self->z, .seed = SEED ^ 29 };
+	struct rx r2 = { .ring = &self->ring, .z = &self->z, .seed = SEED ^ 31 };
+	uint64_t zc, cp;
+	struct io_uring_cqe cqe;
+	struct io_uring_sqe *sqe;
+	char bdf[32], path[160], cmd[512];
+	uint64_t big[2];
+	bool final = false, cancelled = false;
+	pid_t pid;
+
+	ASSERT_EQ(0, dev_pci(self->name, bdf));
+	ASSERT_EQ(0, dev_register(self, 1024));
+	pid = spawn_sender(self->port, total, r.seed, 1 << 20, 0);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(0, accept_peer(self, &r.fd));
+	rx_arm(&r);
+	ASSERT_EQ(0, rx_until(&r, 4 << 20)) TH_LOG("%s", r.why);
+	EXPECT_EQ(0, sysfs_write("/sys/bus/pci/drivers/e1000e/unbind", bdf));
+	ASSERT_EQ(0, if_nametoindex(self->name));
+	/* the stream stalls; the request is still there to cancel */
+	sqe = zc_get_sqe(&self->ring);
+	sqe->opcode = IORING_OP_ASYNC_CANCEL;
+	sqe->addr = UD_RECV;
+	sqe->user_data = 99;
+	zc_submit(&self->ring);
+	while (!final || !cancelled) {
+		ASSERT_EQ(0, wait_cqe_ms(&self->ring, &cqe, big, 10000));
+		if (cqe.user_data == 99) {
+			cancelled = true;
+		} else if (!(cqe.flags & IORING_CQE_F_MORE)) {
+			final = true;
+		} else {
+			ASSERT_EQ(0, rx_cqe(&r, &cqe, big)) TH_LOG("%s", r.why);
+		}
+	}
+	kill(pid, SIGKILL);
+	zc_reap(pid);
+	close(r.fd);
+	zc_ring_exit(&self->ring);
+	self->ring.fd = -1;
+
+	/* the NIC comes back, under whatever name it gets; set it up as before */
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers/e1000e/bind", bdf));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
+	for (int i = 0; i < 100; i++) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+
+		self->ifindex = 0;
+		while (d && (e = readdir(d)))
+			if (e->d_name[0] != '.') {
+				snprintf(self->name, IFNAMSIZ, "%.15s", e->d_name);
+				self->ifindex = if_nametoindex(self->name);
+			}
+		if (d)
+			closedir(d);
+		/* udev may rename it: wait until the name holds */
+		if (self->ifindex && i > 10)
+			break;
+		usleep(100 * 1000);
+	}
+	ASSERT_NE(0, self->ifindex);
+	snprintf(cmd, sizeof(cmd),
+		 "ip link set %s mtu 9000 up && ip addr add %s/24 dev %s && ethtool -K %s tso off",
+		 self->name, DEV_ADDR, self->name, self->name);
+	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, dev_wait_carrier(self->name));
+	ASSERT_EQ(0, zc_ring_init(&self->ring, 256, ZC_RING_FLAGS, 4096));
+	zc_zcrx_free(&self->z);
+	memset(&self->z, 0, sizeof(self->z));
+	ASSERT_EQ(0, dev_register(self, 256));
+	/* and receives into the pool again */
+	close(self->lfd);
+	self->lfd = listen_dev(&self->port);
+	ASSERT_LE(0, self->lfd);
+	pid = spawn_sender(self->port, 4 << 20, r2.seed, 1 << 20, 0);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(0, accept_peer(self, &r2.fd));
+	EXPECT_EQ(0, rx_stream(&r2)) TH_LOG("%s", r2.why);
+	EXPECT_EQ(0, zc_reap(pid));
+	ASSERT_EQ(0, ring_zcrx_bytes(self->ring.fd, self->z.reg.zcrx_id, &zc, &cp));
+	EXPECT_LE((4 << 20) * 9 / 10, zc);
+	close(r2.fd);
 }
 
 TEST_HARNESS_MAIN
