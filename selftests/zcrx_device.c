@@ -24,6 +24,7 @@
 #include <linux/sockios.h>
 
 #include "lib/uring.h"
+#include "lib/debugfs.h"
 #include "kselftest_harness.h"
 #include "lib/net.h"
 #include "lib/zcrx.h"
@@ -1024,36 +1025,6 @@ DEV_TEST(owner_killed_while_another_socket_holds_pool_data, 120)
 #define DBG "/sys/kernel/debug/"
 #define FAULT_TIMES 1000000
 
-/* Read a debugfs knob into buf (trailing newline cut): 0 or -errno. */
-static int knob_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = 0;
-	return 0;
-}
-
-static int knob_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
-}
-
 /*
  * Memory pressure where it hurts a NIC: atomic allocations (skbs, the
  * pool's tokens, the driver's copies, pages) fail at random, sleeping
@@ -1088,7 +1059,7 @@ static void pressure_off(void)
 {
 	for (int i = (int)(sizeof(pressure) / sizeof(pressure[0])) - 1; i >= 0; i--)
 		if (pressure[i].changed) {
-			knob_write(pressure[i].path, pressure[i].saved);
+			zc_knob_write(pressure[i].path, pressure[i].saved);
 			pressure[i].changed = false;
 		}
 }
@@ -1102,10 +1073,10 @@ static int pressure_on(char *why, size_t len)
 	if (stat(DBG "failslab", &st))
 		syscall(SYS_mount, "debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	for (size_t i = 0; i < sizeof(pressure) / sizeof(pressure[0]); i++) {
-		err = knob_read(pressure[i].path, pressure[i].saved,
+		err = zc_knob_read(pressure[i].path, pressure[i].saved,
 				sizeof(pressure[i].saved));
 		if (!err)
-			err = knob_write(pressure[i].path, pressure[i].val);
+			err = zc_knob_write(pressure[i].path, pressure[i].val);
 		if (err) {
 			snprintf(why, len, "%s: %s", pressure[i].path, strerror(-err));
 			pressure_off();
@@ -1122,7 +1093,7 @@ static long pressure_fired(const char *dir)
 	char path[96], buf[32];
 
 	snprintf(path, sizeof(path), DBG "%s/times", dir);
-	if (knob_read(path, buf, sizeof(buf)))
+	if (zc_knob_read(path, buf, sizeof(buf)))
 		return -1;
 	return FAULT_TIMES - atol(buf);
 }

@@ -26,6 +26,7 @@
 #include <linux/capability.h>
 
 #include "lib/uring.h"
+#include "lib/debugfs.h"
 #include "kselftest_harness.h"
 #include "lib/net.h"
 #include "lib/zcrx.h"
@@ -81,41 +82,12 @@ static bool faults_ready;
 static char faults_why[256] = "fault injection not set up";
 static pid_t faults_owner;
 
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = 0;
-	return 0;
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -errno;
-}
-
 static void faults_restore(void)
 {
 	if (getpid() != faults_owner)
 		return;
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
-		if (knobs[i].changed && write_str(knobs[i].path, knobs[i].saved))
+		if (knobs[i].changed && zc_knob_write(knobs[i].path, knobs[i].saved))
 			fprintf(stderr, "# zcrx_faults: could not restore %s to %s\n",
 				knobs[i].path, knobs[i].saved);
 }
@@ -144,9 +116,9 @@ static void faults_setup(void)
 	faults_owner = getpid();
 	atexit(faults_restore);
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		err = read_str(knobs[i].path, knobs[i].saved, sizeof(knobs[i].saved));
+		err = zc_knob_read(knobs[i].path, knobs[i].saved, sizeof(knobs[i].saved));
 		if (!err)
-			err = write_str(knobs[i].path, knobs[i].val);
+			err = zc_knob_write(knobs[i].path, knobs[i].val);
 		if (err) {
 			snprintf(faults_why, sizeof(faults_why), "cannot set %s: %s",
 				 knobs[i].path, strerror(-err));
@@ -860,7 +832,7 @@ TEST_F_TIMEOUT(teardown, exit_with_chunks_held_and_recv_armed, 300)
 		ASSERT_EQ(0, waitid(P_PID, pid, &si, WEXITED | WNOWAIT));
 		snprintf(path, sizeof(path), "/proc/%d/fail-nth", pid);
 		memset(left, 0, sizeof(left));
-		ASSERT_EQ(0, read_str(path, left, sizeof(left)));
+		ASSERT_EQ(0, zc_knob_read(path, left, sizeof(left)));
 		fired = strtoul(left, NULL, 10) == 0;
 		ASSERT_EQ(pid, waitpid(pid, NULL, 0));
 		ASSERT_EQ(CLD_EXITED, si.si_code);
