@@ -4,6 +4,7 @@
  * notification CQE per flushed generation. TCP and UDP, IPv4 and IPv6,
  * between two network namespaces; every byte checked at the receiver.
  */
+#include <poll.h>
 #include <sys/uio.h>
 
 #include "lib/uring.h"
@@ -35,6 +36,20 @@ static void prep_slot_send(struct io_uring_sqe *sqe, int fd, const void *buf,
 {
 	zc_prep_send_zc(sqe, fd, buf, len, IORING_SEND_ZC_SLOT | flags, ud);
 	sqe->send_zc_slot = slot;
+}
+
+#define FLUSH_UD(i) (0x5f00000000000000ull + (i))
+#define FLUSH_UD_P(ud) ((ud) >> 56 == 0x5f)
+
+/* IORING_OP_SEND_ZC_FLUSH of @slot: no file, every other field 0. */
+static void prep_flush(struct io_uring_sqe *sqe, unsigned int slot,
+		       uint16_t ioprio, uint64_t ud)
+{
+	sqe->opcode = IORING_OP_SEND_ZC_FLUSH;
+	sqe->fd = -1;
+	sqe->ioprio = ioprio;
+	sqe->send_zc_slot = slot;
+	sqe->user_data = ud;
 }
 
 FIXTURE(slots) {
@@ -81,24 +96,30 @@ FIXTURE_TEARDOWN(slots)
 struct reaped {
 	unsigned int sends;	/* send CQEs */
 	unsigned int notifs;	/* notification CQEs */
+	unsigned int flushes;	/* IORING_OP_SEND_ZC_FLUSH CQEs */
 	int notif_res[8];
 	uint64_t notif_ud[8];
 	unsigned int sends_before_notif[8];
+	int flush_res[8];
+	uint64_t flush_ud[8];
 };
 
 /*
- * Reap until @sends send CQEs and @notifs notifications came. Send CQEs
- * have res = their length and no F_MORE; a notification has F_NOTIF, no
- * F_MORE and a slot's tag.
+ * Reap until @sends send CQEs, @notifs notifications and @flushes flush
+ * CQEs came. Send CQEs have res = their length and no F_MORE; a
+ * notification has F_NOTIF, no F_MORE and a slot's tag; a flush's CQE has
+ * no flags and a FLUSH_UD user_data.
  */
-static void reap(struct __test_metadata *_metadata, struct zc_ring *r,
-		 unsigned int sends, unsigned int notifs, unsigned int len,
-		 struct reaped *out)
+static void reap_flushes(struct __test_metadata *_metadata, struct zc_ring *r,
+			 unsigned int sends, unsigned int notifs,
+			 unsigned int flushes, unsigned int len,
+			 struct reaped *out)
 {
 	struct io_uring_cqe cqe;
 
 	memset(out, 0, sizeof(*out));
-	while (out->sends < sends || out->notifs < notifs) {
+	while (out->sends < sends || out->notifs < notifs ||
+	       out->flushes < flushes) {
 		ASSERT_EQ(0, zc_wait_cqe(r, &cqe, NULL));
 		ASSERT_EQ(0, cqe.flags & IORING_CQE_F_MORE);
 		if (cqe.flags & IORING_CQE_F_NOTIF) {
@@ -108,6 +129,12 @@ static void reap(struct __test_metadata *_metadata, struct zc_ring *r,
 			out->notif_ud[out->notifs] = cqe.user_data;
 			out->sends_before_notif[out->notifs] = out->sends;
 			out->notifs++;
+		} else if (FLUSH_UD_P(cqe.user_data)) {
+			ASSERT_EQ(0, cqe.flags);
+			ASSERT_LT(out->flushes, 8);
+			out->flush_res[out->flushes] = cqe.res;
+			out->flush_ud[out->flushes] = cqe.user_data;
+			out->flushes++;
 		} else {
 			ASSERT_FALSE(NOTIF_UD(cqe.user_data));
 			ASSERT_EQ(len, cqe.res);
@@ -116,6 +143,23 @@ static void reap(struct __test_metadata *_metadata, struct zc_ring *r,
 	}
 	ASSERT_EQ(sends, out->sends);
 	ASSERT_EQ(notifs, out->notifs);
+	ASSERT_EQ(flushes, out->flushes);
+}
+
+static void reap(struct __test_metadata *_metadata, struct zc_ring *r,
+		 unsigned int sends, unsigned int notifs, unsigned int len,
+		 struct reaped *out)
+{
+	reap_flushes(_metadata, r, sends, notifs, 0, len, out);
+}
+
+/* Run task work and make sure nothing more was posted. */
+static void expect_nothing_more(struct __test_metadata *_metadata,
+				struct zc_ring *r)
+{
+	usleep(50000);
+	zc_sys_enter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
+	ASSERT_EQ(NULL, zc_peek_cqe(r));
 }
 
 /* d[0..n): n sends of len bytes, the first at pattern offset first. */
@@ -352,6 +396,190 @@ TEST_F(slots, teardown_with_generation_open)
 	zc_ring_exit(&self->ring);	/* kmemleak checks the rest */
 }
 
+/* ---- IORING_OP_SEND_ZC_FLUSH: closing a generation without a send ------- */
+
+/*
+ * Sends without the flush flag, then a flush SQE in the same batch: its
+ * CQE names the generation it closed, whose one notification follows the
+ * sends; a second flush finds the slot empty (-ENODATA) and posts nothing
+ * else. The next generation is numbered one up.
+ */
+TEST_F(slots, flush_op_closes_generation)
+{
+	struct zc_dgram d[NR_BUFS + 1];
+	struct reaped got;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 2, 40));
+	expect(d, NR_BUFS + 1, BUF_LEN, 0);
+	for (int i = 0; i < NR_BUFS; i++) {
+		uint8_t *b = self->buf + i * BUF_LEN;
+
+		zc_pattern_fill(b, BUF_LEN, SEED, (uint64_t)i * BUF_LEN);
+		prep_slot_send(zc_get_sqe(&self->ring), self->tx, b, BUF_LEN, 1, 0, i);
+	}
+	prep_flush(zc_get_sqe(&self->ring), 1, 0, FLUSH_UD(1));
+	ASSERT_EQ(NR_BUFS + 1, zc_submit(&self->ring));
+	reap_flushes(_metadata, &self->ring, NR_BUFS, 1, 1, BUF_LEN, &got);
+	EXPECT_EQ(40, got.flush_res[0]);
+	EXPECT_EQ(TAG(1), got.notif_ud[0]);
+	EXPECT_EQ(40, got.notif_res[0]);
+	EXPECT_EQ(NR_BUFS, got.sends_before_notif[0]);
+	expect_nothing_more(_metadata, &self->ring);
+	/* released: the receiver must not see this */
+	memset(self->buf, 0xee, NR_BUFS * BUF_LEN);
+
+	/* the slot is empty now, and slot 0 never held anything */
+	prep_flush(zc_get_sqe(&self->ring), 1, 0, FLUSH_UD(2));
+	prep_flush(zc_get_sqe(&self->ring), 0, 0, FLUSH_UD(3));
+	ASSERT_EQ(2, zc_submit(&self->ring));
+	reap_flushes(_metadata, &self->ring, 0, 0, 2, BUF_LEN, &got);
+	EXPECT_EQ(-ENODATA, got.flush_res[0]);
+	EXPECT_EQ(-ENODATA, got.flush_res[1]);
+	expect_nothing_more(_metadata, &self->ring);
+
+	/* the next generation is 41 */
+	zc_pattern_fill(self->buf, BUF_LEN, SEED, (uint64_t)NR_BUFS * BUF_LEN);
+	prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf, BUF_LEN, 1, 0, 0);
+	prep_flush(zc_get_sqe(&self->ring), 1, 0, FLUSH_UD(4));
+	ASSERT_EQ(2, zc_submit(&self->ring));
+	reap_flushes(_metadata, &self->ring, 1, 1, 1, BUF_LEN, &got);
+	EXPECT_EQ(41, got.flush_res[0]);
+	EXPECT_EQ(41, got.notif_res[0]);
+	receive_all(_metadata, self, variant->type, d, NR_BUFS + 1);
+}
+
+/*
+ * A flush linked after another request closes the generation when it is
+ * issued: a send prepared after the flush was submitted, but before it
+ * was issued, belongs to the generation it closes. The link head is a
+ * poll on a pipe, which completes when the test writes to it.
+ */
+TEST_F(slots, flush_op_linked_runs_at_issue)
+{
+	struct io_uring_cqe cqe;
+	struct io_uring_sqe *sqe;
+	struct zc_dgram d[3];
+	bool polled = false;
+	int flushed = 0, notifs = 0, p[2];
+	struct reaped got;
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 0));
+	expect(d, 3, BUF_LEN, 0);
+	for (int i = 0; i < 3; i++)
+		zc_pattern_fill(self->buf + i * BUF_LEN, BUF_LEN, SEED, (uint64_t)i * BUF_LEN);
+
+	prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf, BUF_LEN, 0, 0, 0);
+	sqe = zc_get_sqe(&self->ring);
+	sqe->opcode = IORING_OP_POLL_ADD;
+	sqe->fd = p[0];
+	sqe->poll32_events = POLLIN;
+	sqe->flags = IOSQE_IO_LINK;
+	sqe->user_data = 0x6f;
+	prep_flush(zc_get_sqe(&self->ring), 0, 0, FLUSH_UD(0));
+	ASSERT_EQ(3, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 1, 0, BUF_LEN, &got);
+	expect_nothing_more(_metadata, &self->ring);
+
+	/* prepared after the flush was submitted, before it was issued */
+	prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf + BUF_LEN,
+		       BUF_LEN, 0, 0, 1);
+	ASSERT_EQ(1, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 1, 0, BUF_LEN, &got);
+	expect_nothing_more(_metadata, &self->ring);
+
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	while (!polled || !flushed || !notifs) {
+		ASSERT_EQ(0, zc_wait_cqe(&self->ring, &cqe, NULL));
+		if (cqe.user_data == 0x6f) {
+			ASSERT_EQ(POLLIN, cqe.res & POLLIN);
+			polled = true;
+		} else if (cqe.flags & IORING_CQE_F_NOTIF) {
+			ASSERT_EQ(TAG(0), cqe.user_data);
+			ASSERT_EQ(0, cqe.res);
+			notifs++;
+		} else {
+			ASSERT_EQ(FLUSH_UD(0), cqe.user_data);
+			ASSERT_EQ(0, cqe.res);
+			flushed++;
+		}
+	}
+	expect_nothing_more(_metadata, &self->ring);
+	memset(self->buf, 0xee, 2 * BUF_LEN);
+
+	/* a send after the flush opens generation 1 */
+	zc_pattern_fill(self->buf + 2 * BUF_LEN, BUF_LEN, SEED, 2 * BUF_LEN);
+	prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf + 2 * BUF_LEN,
+		       BUF_LEN, 0, IORING_SEND_ZC_SLOT_FLUSH, 2);
+	ASSERT_EQ(1, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 1, 1, BUF_LEN, &got);
+	EXPECT_EQ(1, got.notif_res[0]);
+	close(p[0]);
+	close(p[1]);
+	receive_all(_metadata, self, variant->type, d, 3);
+}
+
+/* The reason for the flush SQE: the last socket may be closed already. */
+TEST_F(slots, flush_op_after_socket_closed)
+{
+	struct reaped got;
+	struct zc_dgram d[2];
+
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 3));
+	expect(d, 2, BUF_LEN, 0);
+	for (int i = 0; i < 2; i++) {
+		zc_pattern_fill(self->buf + i * BUF_LEN, BUF_LEN, SEED, (uint64_t)i * BUF_LEN);
+		prep_slot_send(zc_get_sqe(&self->ring), self->tx,
+			       self->buf + i * BUF_LEN, BUF_LEN, 0, 0, i);
+	}
+	ASSERT_EQ(2, zc_submit(&self->ring));
+	reap(_metadata, &self->ring, 2, 0, BUF_LEN, &got);
+	receive_all(_metadata, self, variant->type, d, 2);
+	close(self->tx);
+	self->tx = -1;
+	expect_nothing_more(_metadata, &self->ring);
+
+	prep_flush(zc_get_sqe(&self->ring), 0, 0, FLUSH_UD(0));
+	ASSERT_EQ(1, zc_submit(&self->ring));
+	reap_flushes(_metadata, &self->ring, 0, 1, 1, BUF_LEN, &got);
+	EXPECT_EQ(3, got.flush_res[0]);
+	EXPECT_EQ(3, got.notif_res[0]);
+}
+
+/*
+ * IOSQE_CQE_SKIP_SUCCESS: a flush that closed a generation posts only the
+ * notification; one that found the slot empty still posts its -ENODATA.
+ * IORING_SEND_ZC_REPORT_USAGE on the flush asks for the usage report of
+ * sends that did not (veth copies: the top bit is set).
+ */
+TEST_F(slots, flush_op_skip_success_and_report)
+{
+	struct io_uring_sqe *sqe;
+	struct reaped got;
+	struct zc_dgram d;
+
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 9));
+	expect(&d, 1, BUF_LEN, 0);
+	zc_pattern_fill(self->buf, BUF_LEN, SEED, 0);
+	prep_slot_send(zc_get_sqe(&self->ring), self->tx, self->buf, BUF_LEN, 0, 0, 0);
+	sqe = zc_get_sqe(&self->ring);
+	prep_flush(sqe, 0, IORING_SEND_ZC_REPORT_USAGE, FLUSH_UD(0));
+	sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
+	ASSERT_EQ(2, zc_submit(&self->ring));
+	reap_flushes(_metadata, &self->ring, 1, 1, 0, BUF_LEN, &got);
+	EXPECT_EQ((int32_t)(IORING_NOTIF_USAGE_ZC_COPIED | 9), got.notif_res[0]);
+	expect_nothing_more(_metadata, &self->ring);
+
+	sqe = zc_get_sqe(&self->ring);
+	prep_flush(sqe, 0, 0, FLUSH_UD(1));
+	sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
+	ASSERT_EQ(1, zc_submit(&self->ring));
+	reap_flushes(_metadata, &self->ring, 0, 0, 1, BUF_LEN, &got);
+	EXPECT_EQ(-ENODATA, got.flush_res[0]);
+	expect_nothing_more(_metadata, &self->ring);
+	receive_all(_metadata, self, variant->type, &d, 1);
+}
+
 /* ---- TCP appends slotted sends to one skb ---------------------------------- */
 
 /* TCP segments sent by namespace ns so far (Tcp: OutSegs of its snmp). */
@@ -528,6 +756,95 @@ TEST_F(slots_bad, registration_errors)
 	EXPECT_EQ(-EINVAL, zc_sys_register(fd, IORING_UNREGISTER_SEND_ZC_SLOTS, &reg, 0));
 	EXPECT_EQ(0, zc_sys_register(fd, IORING_UNREGISTER_SEND_ZC_SLOTS, NULL, 0));
 	EXPECT_EQ(-ENXIO, zc_sys_register(fd, IORING_UNREGISTER_SEND_ZC_SLOTS, NULL, 0));
+}
+
+/* Bad flush SQEs fail with -EINVAL, flush nothing and post nothing else. */
+TEST_F(slots_bad, flush_op_errors)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe cqe;
+	int i;
+
+	/* no slots registered */
+	prep_flush(zc_get_sqe(&self->ring), 0, 0, FLUSH_UD(0));
+	ASSERT_EQ(-EINVAL, submit_bad(_metadata, &self->ring));
+
+	ASSERT_EQ(0, register_slots(&self->ring, 2, 0));
+	/* a generation that none of the bad flushes may close */
+	prep_slot_send(zc_get_sqe(&self->ring), self->sock, self->buf, 8, 1, 0, 1);
+	ASSERT_EQ(0, zc_submit_one(&self->ring, &cqe));
+	ASSERT_EQ(8, cqe.res);
+
+	prep_flush(zc_get_sqe(&self->ring), 2, 0, FLUSH_UD(0));
+	EXPECT_EQ(-EINVAL, submit_bad(_metadata, &self->ring));
+	for (i = 0; i < 10; i++) {
+		sqe = zc_get_sqe(&self->ring);
+		prep_flush(sqe, 1, 0, FLUSH_UD(i));
+		switch (i) {
+		case 0: sqe->fd = self->sock; break;
+		case 1: sqe->fd = 0; break;
+		case 2: sqe->off = 1; break;
+		case 3: sqe->addr = (uintptr_t)self->buf; break;
+		case 4: sqe->len = 8; break;
+		case 5: sqe->msg_flags = MSG_DONTWAIT; break;
+		case 6: sqe->buf_index = 1; break;
+		case 7: sqe->addr3 = 1; break;
+		case 8: sqe->ioprio = IORING_SEND_ZC_SLOT; break;
+		case 9: sqe->ioprio = IORING_RECVSEND_POLL_FIRST; break;
+		}
+		EXPECT_EQ(-EINVAL, submit_bad(_metadata, &self->ring)) TH_LOG("case %d", i);
+	}
+	/* no buffer to select: refused before prep, as for NOP */
+	sqe = zc_get_sqe(&self->ring);
+	prep_flush(sqe, 1, 0, FLUSH_UD(10));
+	sqe->flags = IOSQE_BUFFER_SELECT;
+	EXPECT_EQ(-EOPNOTSUPP, submit_bad(_metadata, &self->ring));
+	/* a fixed file needs registered files: refused, with them too */
+	sqe = zc_get_sqe(&self->ring);
+	prep_flush(sqe, 1, 0, FLUSH_UD(20));
+	sqe->fd = 0;
+	sqe->flags = IOSQE_FIXED_FILE;
+	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_FILES, &self->sock, 1));
+	EXPECT_EQ(-EINVAL, submit_bad(_metadata, &self->ring));
+
+	/* slot 1 is still open: a good flush closes generation 0 */
+	prep_flush(zc_get_sqe(&self->ring), 1, 0, FLUSH_UD(30));
+	ASSERT_EQ(1, zc_submit(&self->ring));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, zc_wait_cqe(&self->ring, &cqe, NULL));
+		if (cqe.flags & IORING_CQE_F_NOTIF) {
+			EXPECT_EQ(TAG(1), cqe.user_data);
+		} else {
+			EXPECT_EQ(FLUSH_UD(30), cqe.user_data);
+		}
+		EXPECT_EQ(0, cqe.res & ~IORING_NOTIF_USAGE_ZC_COPIED);
+	}
+}
+
+/*
+ * The probe tells the flush opcode apart: supported here, and the holes
+ * around it are not (they fail with -EINVAL, as on a kernel without it).
+ */
+TEST_F(slots_bad, flush_op_probe_and_holes)
+{
+	size_t len = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+	struct io_uring_probe *probe = calloc(1, len);
+	unsigned int holes[] = { IORING_OP_RECV_ZC + 1, IORING_OP_SEND_ZC_FLUSH - 1 };
+
+	ASSERT_NE(NULL, probe);
+	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_REGISTER_PROBE, probe, 256));
+	ASSERT_EQ(IORING_OP_SEND_ZC_FLUSH, probe->last_op);
+	EXPECT_NE(0, probe->ops[IORING_OP_SEND_ZC_FLUSH].flags & IO_URING_OP_SUPPORTED);
+	for (unsigned int i = 0; i < 2; i++) {
+		struct io_uring_sqe *sqe = zc_get_sqe(&self->ring);
+
+		EXPECT_EQ(0, probe->ops[holes[i]].flags & IO_URING_OP_SUPPORTED);
+		sqe->opcode = holes[i];
+		sqe->fd = -1;
+		sqe->user_data = 1;
+		EXPECT_EQ(-EINVAL, submit_bad(_metadata, &self->ring));
+	}
+	free(probe);
 }
 
 /* Without side effects: the setup features and the query both say so. */

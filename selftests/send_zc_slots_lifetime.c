@@ -428,4 +428,130 @@ TEST_F(life, failed_send_still_closes_generation)
 	ASSERT_EQ(1, wait_notif(&self->ring, 5000));
 }
 
+/* ---- IORING_OP_SEND_ZC_FLUSH ---------------------------------------------- */
+
+#define FLUSH_UD 0xf1
+#define POLL_UD 0x90
+
+/* Collect @n CQEs into @out (bounded wait); 0, or -ETIME. */
+static int collect(struct zc_ring *r, unsigned int n, struct io_uring_cqe *out,
+		   unsigned int timeout_ms)
+{
+	unsigned int got = 0;
+
+	for (unsigned int t = 0; got < n && t < timeout_ms; ) {
+		struct io_uring_cqe *cqe = zc_peek_cqe(r);
+
+		if (cqe) {
+			out[got++] = *cqe;
+			zc_cqe_seen(r);
+			continue;
+		}
+		zc_sys_enter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
+		usleep(10000);
+		t += 10;
+	}
+	return got == n ? 0 : -ETIME;
+}
+
+static const struct io_uring_cqe *find_ud(const struct io_uring_cqe *c,
+					  unsigned int n, uint64_t ud)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (c[i].user_data == ud)
+			return &c[i];
+	return NULL;
+}
+
+static void prep_flush(struct io_uring_sqe *sqe, uint8_t sqe_flags)
+{
+	sqe->opcode = IORING_OP_SEND_ZC_FLUSH;
+	sqe->fd = -1;
+	sqe->flags = sqe_flags;
+	sqe->user_data = FLUSH_UD;
+}
+
+/* POLL_ADD on @fd, linked to the next SQE: it goes when @fd is readable. */
+static void prep_poll_link(struct zc_ring *r, int fd)
+{
+	struct io_uring_sqe *sqe = zc_get_sqe(r);
+
+	sqe->opcode = IORING_OP_POLL_ADD;
+	sqe->fd = fd;
+	sqe->poll32_events = POLLIN;
+	sqe->flags = IOSQE_IO_LINK;
+	sqe->user_data = POLL_UD;
+}
+
+/*
+ * A flush issued by an io-wq worker (IOSQE_ASYNC), which does not hold
+ * uring_lock: it takes it to find and close the slot; the generation
+ * completes once, on the task that opened it.
+ */
+TEST_F_TIMEOUT(life, flush_op_on_io_wq_worker, 60)
+{
+	struct io_uring_cqe c[2];
+
+	for (int g = 0; g < 3; g++) {
+		ASSERT_EQ(SMALL, slot_send(&self->ring, self->tx, self->buf, SMALL, 0));
+		prep_flush(zc_get_sqe(&self->ring), IOSQE_ASYNC);
+		ASSERT_EQ(1, zc_submit(&self->ring));
+		ASSERT_EQ(0, collect(&self->ring, 2, c, 5000));
+		ASSERT_NE(NULL, find_ud(c, 2, FLUSH_UD));
+		ASSERT_NE(NULL, find_ud(c, 2, TAG));
+		EXPECT_EQ(g, find_ud(c, 2, FLUSH_UD)->res);
+		EXPECT_EQ(g, find_ud(c, 2, TAG)->res);
+	}
+}
+
+/*
+ * A flush prepared while slots were registered and issued after they
+ * were unregistered (it waited behind a poll) finds no slot: -EINVAL. The
+ * unregistering closed the generation, whose notification came then.
+ */
+TEST_F_TIMEOUT(life, flush_op_issued_after_unregister, 60)
+{
+	struct io_uring_cqe c[3];
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(SMALL, slot_send(&self->ring, self->tx, self->buf, SMALL, 0));
+	prep_poll_link(&self->ring, p[0]);
+	prep_flush(zc_get_sqe(&self->ring), 0);
+	ASSERT_EQ(2, zc_submit(&self->ring));
+	ASSERT_EQ(0, zc_sys_register(self->ring.fd, IORING_UNREGISTER_SEND_ZC_SLOTS, NULL, 0));
+	ASSERT_EQ(0, wait_notif(&self->ring, 5000));
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(0, collect(&self->ring, 2, c, 5000));
+	ASSERT_NE(NULL, find_ud(c, 2, POLL_UD));
+	ASSERT_NE(NULL, find_ud(c, 2, FLUSH_UD));
+	EXPECT_EQ(-EINVAL, find_ud(c, 2, FLUSH_UD)->res);
+	/* slots registered again: the flush finds the new, empty slot */
+	ASSERT_EQ(0, register_slot(&self->ring, 0));
+	prep_flush(zc_get_sqe(&self->ring), 0);
+	ASSERT_EQ(0, zc_submit_one(&self->ring, c));
+	EXPECT_EQ(-ENODATA, c[0].res);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * The ring goes away with a flush still waiting behind a poll and the
+ * generation open: the flush is cancelled, the generation closed by the
+ * teardown, and nothing leaks (kmemleak checks after the suite).
+ */
+TEST_F_TIMEOUT(life, ring_exit_with_flush_op_waiting, 60)
+{
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(SMALL, slot_send(&self->ring, self->tx, self->buf, SMALL, 0));
+	prep_poll_link(&self->ring, p[0]);
+	prep_flush(zc_get_sqe(&self->ring), 0);
+	ASSERT_EQ(2, zc_submit(&self->ring));
+	zc_ring_exit(&self->ring);
+	close(p[0]);
+	close(p[1]);
+}
+
 TEST_HARNESS_MAIN

@@ -230,11 +230,13 @@ enum io_uring_op {
 	IORING_OP_SENDMSG_ZC,
 	/*
 	 * 49..57 are opcodes of later kernels that this one does not have.
-	 * IORING_OP_RECV_ZC (58) is defined in <linux/io_uring/zcrx.h>.
+	 * IORING_OP_RECV_ZC (58) is defined in <linux/io_uring/zcrx.h>,
+	 * IORING_OP_SEND_ZC_FLUSH (128) in <linux/io_uring/zc_slots.h>;
+	 * 59..127 are holes.
 	 */
 
 	/* this goes last, obviously */
-	IORING_OP_LAST = IORING_OP_RECV_ZC + 1,
+	IORING_OP_LAST = IORING_OP_SEND_ZC_FLUSH + 1,
 };
 
 /*

@@ -57,6 +57,22 @@ static inline void io_uring_sqe_set_zc_slot(struct io_uring_sqe *sqe,
 	memcpy((char *)sqe + 46, &slot, sizeof(slot));
 }
 
+/*
+ * IORING_OP_SEND_ZC_FLUSH: close @slot's generation without a send. The
+ * CQE's res is the generation closed (its notification follows), or
+ * -ENODATA if the slot held no sends. @report asks for the usage report.
+ */
+static inline void io_uring_prep_send_zc_flush(struct io_uring_sqe *sqe,
+					       uint16_t slot, int report)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_SEND_ZC_FLUSH;
+	sqe->fd = -1;
+	if (report)
+		sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE;
+	memcpy((char *)sqe + 46, &slot, sizeof(slot));
+}
+
 #ifdef __cplusplus
 }
 #endif

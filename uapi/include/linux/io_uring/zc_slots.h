@@ -18,6 +18,13 @@
  * after it was prepared still belongs to its generation, and its flush
  * still closes it.
  *
+ * IORING_OP_SEND_ZC_FLUSH closes slot sqe->send_zc_slot's generation
+ * without a send, and without a file: sqe->fd is -1, sqe->ioprio is 0 or
+ * IORING_SEND_ZC_REPORT_USAGE, every other field but user_data and flags
+ * is 0. It takes effect when it is issued, so it can be linked after
+ * sends. Its CQE's res is the number of the generation it closed, or
+ * -ENODATA if the slot held no sends (then nothing else is posted).
+ *
  * This is an extension of this kernel (zcuring), not of mainline Linux:
  * its numbers are ones no mainline kernel up to 7.1 assigns, so that a
  * kernel without it fails them with -EINVAL. IORING_FEAT_SEND_ZC_SLOTS in
@@ -28,6 +35,14 @@
 #define LINUX_IO_URING_ZC_SLOTS_H
 
 #include <linux/types.h>
+
+enum {
+	/*
+	 * An opcode far past mainline's (58 is RECV_ZC), so that no mainline
+	 * opcode will be taken for it; 59..127 are holes.
+	 */
+	IORING_OP_SEND_ZC_FLUSH			= 128,
+};
 
 enum {
 	/* arg: struct io_uring_send_zc_slots_reg, nr_args 1 */
