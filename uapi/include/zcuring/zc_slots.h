@@ -18,6 +18,11 @@
 extern "C" {
 #endif
 
+/* liburing 2.3's io_uring.h predates it */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE	(1U << 3)
+#endif
+
 /* Register @nr slots with their tags; 0 or -errno. */
 static inline int zc_slots_register(int ring_fd, const uint64_t *tags,
 				    unsigned int nr, uint32_t first_generation)
