@@ -22,23 +22,7 @@ nic=$(ip -o -4 addr show | awk '$4 == "10.7.0.1/24" { print $2 }')
 [ -n "$nic" ] || { echo "no NIC holds 10.7.0.1" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "the benchmark needs 2 vCPUs" >&2; exit 1; }
 
-# A PCI function's interrupts: MSI-X vectors, or its legacy line.
-irqs_of() {
-	if [ -d "$1/msi_irqs" ]; then
-		ls "$1/msi_irqs"
-	else
-		cat "$1/irq"
-	fi
-}
-rx_pci=$(readlink -f "/sys/class/net/$nic/device")
-for pci in /sys/bus/pci/drivers/e1000e/0000:*; do
-	pci=$(readlink -f "$pci")
-	cpu=0
-	[ "$pci" = "$rx_pci" ] && cpu=1
-	for irq in $(irqs_of "$pci"); do
-		echo "$cpu" >"/proc/irq/$irq/smp_affinity_list"
-	done
-done
+zc_e1000e_pin_irqs 1 0
 grep -E 'eth|enp|ens' /proc/interrupts >&2 || true
 
 one() {

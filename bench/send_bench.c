@@ -1,26 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Send-side cost of small zero-copy sends, four ways:
- *   send    send(2)
- *   zc      IORING_OP_SEND_ZC with a notification per send
- *   slot8   IORING_OP_SEND_ZC on a notification slot, flushed every 8 sends
- *   slot32  ... every 32 sends
- * over TCP (to a receiver that discards, in another namespace) or UDP (to
- * a dummy device, which frees skbs at transmit: nothing is copied). All
- * io_uring modes keep DEPTH sends in flight, cycle through the same 8 MiB
- * of send buffers (send_buffers()) and ask for IORING_SEND_ZC_REPORT_USAGE.
+ * Send-side cost of zero-copy sends, five ways:
+ *   send      send(2)
+ *   zc        IORING_OP_SEND_ZC with a notification per send
+ *   slotN     IORING_OP_SEND_ZC on a notification slot, the Nth send of a
+ *             generation carrying IORING_SEND_ZC_SLOT_FLUSH (slot8, slot32)
+ *   slotopN   the same sends without the flag, and an IORING_OP_SEND_ZC_FLUSH
+ *             SQE after every Nth (slotop32)
+ *   MODE-fixed (the io_uring modes) sends from registered buffers
+ *             (IORING_RECVSEND_FIXED_BUF): no page pinning or memlock
+ *             charge a send, as zero-copy applications are meant to send
+ * over TCP or UDP, to a receiver that discards (send_bench sink/usink, in
+ * another namespace or across the e1000e pair) or to a dummy device, which
+ * frees skbs at transmit: nothing is copied. All io_uring modes keep DEPTH
+ * sends in flight, cycle through the same 8 MiB of send buffers
+ * (send_buffers()) and ask for IORING_SEND_ZC_REPORT_USAGE. Every mode ends
+ * once the kernel holds none of the data any more (every notification
+ * came, and the socket's SIOCOUTQ is 0), so the cost of transmitting and of
+ * the acknowledgements is inside the measured section for all of them.
  *
- *   send_bench tcp|udp MODE SIZE COUNT NS DST_IP PORT
+ *   send_bench [-m] [-c CPU] tcp|tcp-nic|udp|udp-nic|udp-dummy MODE SIZE
+ *              COUNT NS DST_IP PORT
  * prints one line: proto=... mode=... size=... sends=... wall_s=...
- *                  cqes=... copied=...
- *   send_bench sink NS IP PORT
- * accepts TCP connections in namespace NS ("-": the current one) and
- * discards what they bring.
+ *                  cqes=... copied=... flushes=...
+ *   -m       execute the tcg_insn plugin's start and stop markers around
+ *            the sends (bench/tcg-insn): guest instructions by vCPU
+ *   -c CPU   run on this CPU
+ *   send_bench sink NS IP PORT     TCP: accept and discard, in namespace NS
+ *   send_bench usink NS IP PORT    UDP: receive and discard ("-": this one)
  */
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/sockios.h>
 #include <time.h>
 
 #include "lib/uring.h"
@@ -45,7 +60,11 @@ static double now(void)
 struct stats {
 	unsigned long cqes;
 	unsigned long copied;	/* sends whose notification said "copied" */
+	unsigned long flushes;	/* IORING_OP_SEND_ZC_FLUSH requests */
 };
+
+/* The tcg_insn plugin's markers (bench/tcg-insn/tcg_insn.c): 8-byte NOPs. */
+#define TCG_MARK(nn) asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00, " #nn ", 0x49, 0x43, 0x5a" ::: "memory")
 
 /*
  * The application's send memory: BUF_BYTES (ZC_SEND_BUF_BYTES in the
@@ -74,8 +93,50 @@ static unsigned long send_buffers(size_t size)
  * reused only after the notification covering it (per send, or per
  * generation of the slot).
  */
+/*
+ * Until the kernel holds none of the socket's data: for TCP, everything
+ * sent was acknowledged; for UDP, every skb was freed by the device.
+ */
+static void drain(int fd)
+{
+	int outq = 1;
+
+	for (int i = 0; i < 100000; i++) {
+		if (ioctl(fd, SIOCOUTQ, &outq))
+			die("SIOCOUTQ", -errno);
+		if (!outq)
+			return;
+		usleep(100);
+	}
+	die("socket never drained", -ETIMEDOUT);
+}
+
+static bool marks;
+static double section_t0, section_wall;
+
+/*
+ * The measured section: from the first send until the kernel holds none
+ * of the data, without the setup (buffers, ring) or the teardown.
+ */
+static void section_start(void)
+{
+	if (marks)
+		TCG_MARK(0x01);
+	section_t0 = now();
+}
+
+static void section_stop(int fd)
+{
+	drain(fd);
+	section_wall = now() - section_t0;
+	if (marks)
+		TCG_MARK(0x02);
+}
+
+#define FLUSH_UD (~0ull)
+
 static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
-		      struct stats *st)
+		      bool flush_op, bool fixed, struct stats *st)
 {
 	uint64_t tag = 1ull << 63;
 	struct zc_ring ring;
@@ -102,28 +163,53 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 	if (buf == MAP_FAILED)
 		die("mmap", -errno);
 	memset(buf, 0x5a, nbuf * size);
+	if (fixed) {
+		struct iovec iov = { .iov_base = buf, .iov_len = nbuf * size };
 
+		ret = zc_sys_register(ring.fd, IORING_REGISTER_BUFFERS, &iov, 1);
+		if (ret)
+			die("register buffers", ret);
+	}
+
+	section_start();
 	while (notified < count) {
 		/* buffers are busy until notified: at most 2 * DEPTH of them */
 		while (submitted < count && submitted - done < DEPTH &&
 		       submitted - notified < nbuf) {
-			struct io_uring_sqe *sqe = zc_get_sqe(&ring);
+			/* room for the send and the flush that may follow it */
+			struct io_uring_sqe *sqe = zc_get_sqe(&ring), *fsqe;
 			uint16_t flags = IORING_SEND_ZC_REPORT_USAGE;
+			bool last = false;
+
+			if (fixed)
+				flags |= IORING_RECVSEND_FIXED_BUF;
 
 			if (!sqe)
 				break;
 			if (flush_every) {
 				flags |= IORING_SEND_ZC_SLOT;
 				gen_size[gen % GENS]++;
-				if ((submitted + 1) % flush_every == 0 || submitted + 1 == count) {
+				last = (submitted + 1) % flush_every == 0 ||
+				       submitted + 1 == count;
+				if (last && !flush_op)
 					flags |= IORING_SEND_ZC_SLOT_FLUSH;
-					gen++;
-				}
 			}
 			zc_prep_send_zc(sqe, fd, buf + (submitted % nbuf) * size,
 					size, flags, submitted);
 			/* a full TCP send buffer: io_uring retries, no short send */
 			sqe->msg_flags = MSG_WAITALL;
+			if (last && flush_op) {
+				fsqe = zc_get_sqe(&ring);
+				if (!fsqe)
+					die("SQ full", -EBUSY);
+				fsqe->opcode = IORING_OP_SEND_ZC_FLUSH;
+				fsqe->fd = -1;
+				fsqe->send_zc_slot = 0;
+				fsqe->user_data = FLUSH_UD;
+				st->flushes++;
+			}
+			if (last)
+				gen++;
 			submitted++;
 		}
 		ret = zc_submit_wait(&ring, 1);
@@ -132,6 +218,12 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 		while (zc_peek_cqe(&ring)) {
 			ret = zc_wait_cqe(&ring, &cqe, NULL);
 			st->cqes++;
+			if (cqe.user_data == FLUSH_UD) {
+				/* the generation it closed: sends joined it first */
+				if (cqe.res < 0)
+					die("IORING_OP_SEND_ZC_FLUSH", cqe.res);
+				continue;
+			}
 			if (!(cqe.flags & IORING_CQE_F_NOTIF)) {
 				if (cqe.res != (int)size)
 					die("send", cqe.res < 0 ? cqe.res : -EIO);
@@ -154,6 +246,7 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 			}
 		}
 	}
+	section_stop(fd);
 	zc_ring_exit(&ring);
 	munmap(buf, nbuf * size);
 }
@@ -163,9 +256,11 @@ static void run_send(int fd, size_t size, unsigned long count)
 	uint8_t *buf = malloc(size);
 
 	memset(buf, 0x5a, size);
+	section_start();
 	for (unsigned long i = 0; i < count; i++)
 		if (send(fd, buf, size, 0) != (ssize_t)size)
 			die("send", -errno);
+	section_stop(fd);
 	free(buf);
 }
 
@@ -198,27 +293,87 @@ static int sink(const char *ns, const char *ip, int port)
 	}
 }
 
+/* A UDP receiver that discards everything. */
+static int usink(const char *ns, const char *ip, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = zc_sockaddr(AF_INET, ip, port, &ss);
+	int fd = zc_socket_in(ns, AF_INET, SOCK_DGRAM);
+	static char buf[1 << 16];
+
+	if (fd < 0)
+		die("socket", fd);
+	zc_sockbufs(fd, 4 << 20);
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		die("bind", -errno);
+	while (recv(fd, buf, sizeof(buf), 0) >= 0 || errno == EINTR)
+		;
+	die("recv", -errno);
+	return 1;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity", -errno);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	struct stats st = { 0 };
+	bool flush_op = false, fixed;
 	unsigned long count;
-	int type, fd, flush = 0;
+	int type, fd, opt, flush = 0;
 	socklen_t len;
-	double t0, wall;
 	size_t size;
 
 	if (argc == 5 && !strcmp(argv[1], "sink"))
 		return sink(strcmp(argv[2], "-") ? argv[2] : NULL, argv[3], atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "usink"))
+		return usink(strcmp(argv[2], "-") ? argv[2] : NULL, argv[3], atoi(argv[4]));
+	while ((opt = getopt(argc, argv, "mc:")) != -1) {
+		switch (opt) {
+		case 'm':
+			marks = true;
+			break;
+		case 'c':
+			pin(atoi(optarg));
+			break;
+		default:
+			return 2;
+		}
+	}
+	argv += optind - 1;
+	argc -= optind - 1;
 	if (argc != 8) {
-		fprintf(stderr, "usage: %s tcp|tcp-nic|udp send|zc|slot8|slot32 SIZE COUNT NS DST_IP PORT\n",
-			argv[0]);
+		fprintf(stderr, "usage: send_bench [-m] [-c CPU] tcp|tcp-nic|udp|udp-nic|udp-dummy send|zc|slotN|slotopN SIZE COUNT NS DST_IP PORT\n");
 		return 2;
 	}
-	/* "tcp-nic" is TCP too, named apart in the results */
+	/* "tcp-nic", "udp-dummy"...: the same protocols, named apart */
 	type = !strncmp(argv[1], "tcp", 3) ? SOCK_STREAM : SOCK_DGRAM;
 	size = strtoul(argv[3], NULL, 0);
 	count = strtoul(argv[4], NULL, 0);
+	/* MODE-fixed: sends from one registered buffer, no pinning a send */
+	fixed = strlen(argv[2]) > 6 && !strcmp(argv[2] + strlen(argv[2]) - 6, "-fixed");
+	if (!strncmp(argv[2], "slotop", 6)) {
+		flush = atoi(argv[2] + 6);
+		flush_op = true;
+	} else if (!strncmp(argv[2], "slot", 4)) {
+		flush = atoi(argv[2] + 4);
+	} else if (strcmp(argv[2], "send") && strncmp(argv[2], "zc", 2)) {
+		fprintf(stderr, "send_bench: unknown mode %s\n", argv[2]);
+		return 2;
+	}
+	if (!strncmp(argv[2], "slot", 4) && flush <= 0) {
+		fprintf(stderr, "send_bench: %s: N must be at least 1\n", argv[2]);
+		return 2;
+	}
+
 	fd = zc_socket_in(strcmp(argv[5], "-") ? argv[5] : NULL, AF_INET, type);
 	if (fd < 0)
 		die("socket", fd);
@@ -226,17 +381,12 @@ int main(int argc, char **argv)
 	len = zc_sockaddr(AF_INET, argv[6], atoi(argv[7]), &ss);
 	if (connect(fd, (struct sockaddr *)&ss, len))
 		die("connect", -errno);
-	if (!strncmp(argv[2], "slot", 4))
-		flush = atoi(argv[2] + 4);
-
-	t0 = now();
 	if (!strcmp(argv[2], "send"))
 		run_send(fd, size, count);
 	else
-		run_uring(fd, size, count, flush, &st);
-	wall = now() - t0;
-	printf("proto=%s mode=%s size=%zu sends=%lu wall_s=%.6f cqes=%lu copied=%lu\n",
-	       argv[1], argv[2], size, count, wall, st.cqes, st.copied);
+		run_uring(fd, size, count, flush, flush_op, fixed, &st);
+	printf("proto=%s mode=%s size=%zu sends=%lu wall_s=%.6f cqes=%lu copied=%lu flushes=%lu\n",
+	       argv[1], argv[2], size, count, section_wall, st.cqes, st.copied, st.flushes);
 	close(fd);
 	return 0;
 }

@@ -13,52 +13,20 @@ import statistics
 import sys
 from collections import defaultdict
 
+from tcg_counts import read_env, runs_with_marks
+
 MODES = [("recv", "recv()"), ("zc", "RECV_ZC device-less"),
          ("zcdev", "RECV_ZC device mode")]
 RX_VCPU = 1
 
 
-def parse_runs(path):
-    runs = []
-    for line in open(path):
-        kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
-        if "mode" in kv:
-            runs.append(kv)
-    return runs
-
-
-def parse_marks(path):
-    """[(start counts, stop counts)] of each complete begin..end group."""
-    groups, cur = [], None
-    for line in open(path):
-        f = line.split()
-        if f[0] != "mark":
-            continue
-        kind, counts = f[2], [int(x) for x in f[3:]]
-        if kind == "begin":
-            cur = {}
-        elif cur is not None and kind in ("start", "stop"):
-            cur[kind] = counts
-        elif cur is not None and kind == "end":
-            if "start" in cur and "stop" in cur:
-                groups.append((cur["start"], cur["stop"]))
-            else:
-                groups.append(None)
-            cur = None
-    return groups
-
-
 def main():
     d = sys.argv[1]
-    runs = parse_runs(os.path.join(d, "runs.txt"))
-    groups = parse_marks(os.path.join(d, "insn-counts.txt"))
-    if len(runs) != len(groups) or None in groups:
-        sys.exit(f"{len(runs)} runs but {len(groups)} marker groups "
-                 f"({groups.count(None)} incomplete): the data do not match")
-    env = dict(line.rstrip("\n").split("=", 1)
-               for line in open(os.path.join(d, "env.txt")) if "=" in line)
+    pairs = runs_with_marks(os.path.join(d, "runs.txt"),
+                            os.path.join(d, "insn-counts.txt"))
+    env = read_env(os.path.join(d, "env.txt"))
     res = defaultdict(list)  # (size, mode) -> [dict]
-    for kv, (start, stop) in zip(runs, groups):
+    for kv, (start, stop) in pairs:
         b = int(kv["bytes"])
         # counts: TOTAL, vCPU0, vCPU1, ...
         res[(int(kv["size"]), kv["mode"])].append({

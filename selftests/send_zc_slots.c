@@ -758,6 +758,59 @@ TEST_F(slots_bad, registration_errors)
 	EXPECT_EQ(-ENXIO, zc_sys_register(fd, IORING_UNREGISTER_SEND_ZC_SLOTS, NULL, 0));
 }
 
+/*
+ * A failed send before a hard-linked flush does not cancel it: the
+ * generation (the failed send joined it at prep) still closes. A flush of
+ * an empty slot fails with -ENODATA, which cancels what is linked to it.
+ */
+TEST_F(slots_bad, flush_op_links)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe c[3];
+	int unconnected = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ASSERT_LE(0, unconnected);
+	ASSERT_EQ(0, register_slots(&self->ring, 1, 0));
+	/* no destination: the send fails at issue, -EDESTADDRREQ */
+	sqe = zc_get_sqe(&self->ring);
+	prep_slot_send(sqe, unconnected, self->buf, 8, 0, 0, 1);
+	sqe->flags = IOSQE_IO_HARDLINK;
+	prep_flush(zc_get_sqe(&self->ring), 0, 0, FLUSH_UD(1));
+	ASSERT_EQ(2, zc_submit(&self->ring));
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, zc_wait_cqe(&self->ring, &c[i], NULL));
+	for (int i = 0; i < 3; i++) {
+		if (c[i].user_data == 1) {
+			EXPECT_EQ(-EDESTADDRREQ, c[i].res);
+		} else if (c[i].user_data == FLUSH_UD(1)) {
+			EXPECT_EQ(0, c[i].res);
+		} else {
+			EXPECT_EQ(TAG(0), c[i].user_data);
+		}
+	}
+	close(unconnected);
+
+	/* empty now: -ENODATA, and the NOP linked after it is cancelled */
+	sqe = zc_get_sqe(&self->ring);
+	prep_flush(sqe, 0, 0, FLUSH_UD(2));
+	sqe->flags = IOSQE_IO_LINK;
+	sqe = zc_get_sqe(&self->ring);
+	sqe->opcode = IORING_OP_NOP;
+	sqe->user_data = 3;
+	ASSERT_EQ(2, zc_submit(&self->ring));
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, zc_wait_cqe(&self->ring, &c[0], NULL));
+		if (c[0].user_data == 3) {
+			EXPECT_EQ(-ECANCELED, c[0].res);
+		} else {
+			EXPECT_EQ(-ENODATA, c[0].res);
+		}
+	}
+	usleep(20000);
+	zc_sys_enter(self->ring.fd, 0, 0, IORING_ENTER_GETEVENTS);
+	EXPECT_EQ(NULL, zc_peek_cqe(&self->ring));
+}
+
 /* Bad flush SQEs fail with -EINVAL, flush nothing and post nothing else. */
 TEST_F(slots_bad, flush_op_errors)
 {
@@ -777,7 +830,7 @@ TEST_F(slots_bad, flush_op_errors)
 
 	prep_flush(zc_get_sqe(&self->ring), 2, 0, FLUSH_UD(0));
 	EXPECT_EQ(-EINVAL, submit_bad(_metadata, &self->ring));
-	for (i = 0; i < 10; i++) {
+	for (i = 0; i < 11; i++) {
 		sqe = zc_get_sqe(&self->ring);
 		prep_flush(sqe, 1, 0, FLUSH_UD(i));
 		switch (i) {
@@ -791,12 +844,13 @@ TEST_F(slots_bad, flush_op_errors)
 		case 7: sqe->addr3 = 1; break;
 		case 8: sqe->ioprio = IORING_SEND_ZC_SLOT; break;
 		case 9: sqe->ioprio = IORING_RECVSEND_POLL_FIRST; break;
+		case 10: sqe->addr_len = 1; break;	/* bytes 44-45 */
 		}
 		EXPECT_EQ(-EINVAL, submit_bad(_metadata, &self->ring)) TH_LOG("case %d", i);
 	}
 	/* no buffer to select: refused before prep, as for NOP */
 	sqe = zc_get_sqe(&self->ring);
-	prep_flush(sqe, 1, 0, FLUSH_UD(10));
+	prep_flush(sqe, 1, 0, FLUSH_UD(11));
 	sqe->flags = IOSQE_BUFFER_SELECT;
 	EXPECT_EQ(-EOPNOTSUPP, submit_bad(_metadata, &self->ring));
 	/* a fixed file needs registered files: refused, with them too */

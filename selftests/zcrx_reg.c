@@ -742,23 +742,29 @@ TEST(register_holes_without_ring)
 	ASSERT_EQ(-EINVAL, zc_sys_register(-1, IORING_REGISTER_LAST, NULL, 0));
 }
 
-/* 49..57 are later kernels' opcodes: unsupported, and -EINVAL on submit. */
+/*
+ * 49..57 are later kernels' opcodes, 59..127 holes below the slots' flush
+ * (128): unsupported, and -EINVAL on submit.
+ */
 TEST(opcode_holes)
 {
 	struct {
 		struct io_uring_probe p;
-		struct io_uring_probe_op ops[64];
+		struct io_uring_probe_op ops[256];
 	} pr;
 	struct zc_ring r;
 	struct io_uring_cqe cqe;
 
 	ASSERT_EQ(0, zc_ring_init(&r, 8, 0, 0));
 	memset(&pr, 0, sizeof(pr));
-	ASSERT_EQ(0, zc_sys_register(r.fd, IORING_REGISTER_PROBE, &pr, 64));
-	ASSERT_EQ(IORING_OP_RECV_ZC, pr.p.last_op);
-	for (int op = IORING_OP_SENDMSG_ZC + 1; op < IORING_OP_RECV_ZC; op++) {
-		struct io_uring_sqe *sqe = zc_get_sqe(&r);
+	ASSERT_EQ(0, zc_sys_register(r.fd, IORING_REGISTER_PROBE, &pr, 256));
+	ASSERT_EQ(IORING_OP_SEND_ZC_FLUSH, pr.p.last_op);
+	for (int op = IORING_OP_SENDMSG_ZC + 1; op < IORING_OP_SEND_ZC_FLUSH; op++) {
+		struct io_uring_sqe *sqe;
 
+		if (op == IORING_OP_RECV_ZC)
+			continue;
+		sqe = zc_get_sqe(&r);
 		ASSERT_EQ(0, pr.ops[op].flags & IO_URING_OP_SUPPORTED);
 		sqe->opcode = op;
 		sqe->user_data = op;
@@ -767,6 +773,8 @@ TEST(opcode_holes)
 		ASSERT_EQ(-EINVAL, cqe.res);
 	}
 	ASSERT_NE(0, pr.ops[IORING_OP_SENDMSG_ZC].flags & IO_URING_OP_SUPPORTED);
+	ASSERT_NE(0, pr.ops[IORING_OP_RECV_ZC].flags & IO_URING_OP_SUPPORTED);
+	ASSERT_NE(0, pr.ops[IORING_OP_SEND_ZC_FLUSH].flags & IO_URING_OP_SUPPORTED);
 	zc_ring_exit(&r);
 }
 

@@ -34,6 +34,30 @@ zc_e1000e_up() {
 	return 1
 }
 
+# Interrupts of the NIC holding 10.7.0.1 (the one in this namespace) go to
+# CPU $1, the other NIC's to CPU $2, so that a benchmark can count each
+# side's guest instructions on its own vCPU.
+zc_e1000e_pin_irqs() {
+	local here_cpu=$1 peer_cpu=$2 nic here pci cpu irq irqs
+	nic=$(ip -o -4 addr show | awk '$4 == "10.7.0.1/24" { print $2 }')
+	[ -n "$nic" ] || { echo "no NIC holds 10.7.0.1" >&2; return 1; }
+	here=$(readlink -f "/sys/class/net/$nic/device")
+	for pci in /sys/bus/pci/drivers/e1000e/0000:*; do
+		pci=$(readlink -f "$pci")
+		cpu=$peer_cpu
+		[ "$pci" = "$here" ] && cpu=$here_cpu
+		# MSI-X vectors, or the legacy line
+		if [ -d "$pci/msi_irqs" ]; then
+			irqs=$(ls "$pci/msi_irqs")
+		else
+			irqs=$(cat "$pci/irq")
+		fi
+		for irq in $irqs; do
+			echo "$cpu" >"/proc/irq/$irq/smp_affinity_list"
+		done
+	done
+}
+
 zc_e1000e_down() {
 	ip netns del zc-peer 2>/dev/null || true
 }

@@ -20,9 +20,10 @@
  *
  * IORING_OP_SEND_ZC_FLUSH closes slot sqe->send_zc_slot's generation
  * without a send, and without a file: sqe->fd is -1, sqe->ioprio is 0 or
- * IORING_SEND_ZC_REPORT_USAGE, every other field but user_data and flags
- * is 0. It takes effect when it is issued, so it can be linked after
- * sends. Its CQE's res is the number of the generation it closed, or
+ * IORING_SEND_ZC_REPORT_USAGE, every other field but user_data, flags
+ * and personality is 0. It takes effect when it is issued, so it can be
+ * linked after sends (IOSQE_IO_HARDLINK: a failed send must not cancel
+ * it). Its CQE's res is the number of the generation it closed, or
  * -ENODATA if the slot held no sends (then nothing else is posted).
  *
  * This is an extension of this kernel (zcuring), not of mainline Linux:
