@@ -47,9 +47,17 @@ ncpus() {
 # virtme-ng, build/linux from patches/, the kernel, the patched uapi
 # headers and all user space (build/cmake). Leaves the seconds each part
 # took in ZC_T_PREPARE, ZC_T_KERNEL and ZC_T_USER.
+# Die unless $1 is a kernel flavour of kernel-config/flavours: scripts
+# check their arguments before any install or build.
+zc_check_flavour() {
+	grep -q "^$1: " "$ZC_TOP/kernel-config/flavours" 2>/dev/null ||
+		die "unknown kernel flavour '$1' (flavours: $(sed -n 's/^\([a-z0-9_-]*\): .*/\1/p' "$ZC_TOP/kernel-config/flavours" | tr '\n' ' '))"
+}
+
 zc_build_all() {
 	local t0 t1 t2
 
+	zc_check_flavour "$1"
 	t0=$(date +%s)
 	"$ZC_TOP/scripts/setup-host"
 	mkdir -p "$ZC_BUILD"
@@ -67,6 +75,7 @@ zc_build_all() {
 	# fio's configured source (idempotent): without it the fio engine,
 	# its host test and its VM jobs are not built.
 	"$ZC_TOP/scripts/fio-headers"
+	log "building user space (log: ${ZC_BUILD#$ZC_TOP/}/cmake.log, ${ZC_BUILD#$ZC_TOP/}/ninja.log)"
 	cmake -S "$ZC_TOP" -B "$ZC_BUILD/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DZC_VM_KERNEL="$1" >"$ZC_BUILD/cmake.log" 2>&1 ||
 		{ tail -n 30 "$ZC_BUILD/cmake.log" >&2; die "cmake configure failed"; }
