@@ -17,7 +17,11 @@ TEST_CASE("probe reports what the kernel has and why not", "[features]")
 	auto f = probe(r);
 	INFO("send_zc " << f.send_zc << " slots " << f.send_zc_slots << " recv_zc " << f.recv_zc);
 	REQUIRE(f.send_zc); // every kernel this runs on is 6.0+
-	REQUIRE(f.send_zc_slots == !!(r.features() & IORING_FEAT_SEND_ZC_SLOTS));
+	// zc_slots needs the slots and IORING_OP_SEND_ZC_FLUSH: one without
+	// the other is no slots here.
+	REQUIRE(f.send_zc_slots == f.send_zc_flush);
+	if (!(r.features() & IORING_FEAT_SEND_ZC_SLOTS))
+		REQUIRE(!f.send_zc_slots);
 	REQUIRE(f.send_zc_slots == f.slots_why.empty());
 	REQUIRE(f.recv_zc == f.recv_zc_why.empty());
 }
@@ -39,6 +43,28 @@ TEST_CASE("without slots zc_slots refuses with errc::unsupported", "[features][s
 		// The ring still works.
 		REQUIRE(r.run([&]() -> task<result<void>> { co_return co_await async_nop(r); }()));
 	}
+}
+
+TEST_CASE("a kernel without the series refuses IORING_OP_SEND_ZC_FLUSH cleanly",
+          "[features][slots]")
+{
+	ring r;
+	if (r.features() & IORING_FEAT_SEND_ZC_SLOTS) {
+		SUCCEED("this kernel has slots: the flush is tested in the VM suite");
+		return;
+	}
+	REQUIRE(!probe(r).send_zc_flush);
+	REQUIRE(!detail::has_opcode(r, IORING_OP_SEND_ZC_FLUSH));
+	// Opcode 128 is no operation here: -EINVAL, and the ring goes on.
+	io_uring_sqe *sqe = r.get_sqe();
+	io_uring_prep_send_zc_flush(sqe, 0, 1);
+	io_uring_sqe_set_data64(sqe, 0);
+	REQUIRE(io_uring_submit(r.native()) == 1);
+	io_uring_cqe *cqe = nullptr;
+	REQUIRE(io_uring_wait_cqe(r.native(), &cqe) == 0);
+	REQUIRE(cqe->res == -EINVAL);
+	io_uring_cqe_seen(r.native(), cqe);
+	REQUIRE(r.run([&]() -> task<result<void>> { co_return co_await async_nop(r); }()));
 }
 
 TEST_CASE("without device-less zcrx the zcrx object refuses with errc::unsupported",

@@ -163,3 +163,62 @@ TEST_CASE("send_zc errors come back as results", "[send_zc][errors]")
 		::close(fds[1]);
 	}());
 }
+
+// The stop and timeout of every operation, on a send that cannot go
+// because the peer does not read (the socket is full, and the send waits
+// for room: a zero-copy send that tried would not count against the
+// socket's buffer on every kernel): the send is cancelled, and its
+// notification still comes (or none is due) before the release ends.
+TEST_CASE("send_zc: timeout and stop_with cancel a blocked send; its release still ends",
+          "[send_zc][cancel]")
+{
+	using namespace std::chrono_literals;
+	ring r;
+	auto p = zctest::make_pair();
+	std::size_t pos = zctest::fill_until_full(p.a.get(), p.b.get(), 31);
+	std::vector<std::byte> buf(64 * 1024);
+	zctest::fill(buf, 31, pos);
+	const zc_options wait{.poll_first = true};
+	bool ok = false;
+	std::stop_source stop;
+	auto stopper = [&]() -> task<void> {
+		REQUIRE(co_await async_sleep(r, 50ms));
+		stop.request_stop();
+	};
+	r.run([&]() -> task<void> {
+		auto t = co_await async_send_zc(r, p.a.get(), buf, wait).timeout(50ms);
+		REQUIRE(t.bytes.error() == std::errc::timed_out);
+		{
+			auto done_ = co_await std::move(t.release);
+			REQUIRE(done_);
+		}
+
+		r.spawn(stopper());
+		auto c = co_await async_send_zc(r, p.a.get(), buf, wait).stop_with(stop.get_token());
+		REQUIRE(c.bytes.error() == std::errc::operation_canceled);
+		{
+			auto done_ = co_await std::move(c.release);
+			REQUIRE(done_);
+		}
+
+		// Stopped before it starts: nothing submitted, nothing to release.
+		auto s = co_await async_send_zc(r, p.a.get(), buf, wait).stop_with(stop.get_token());
+		REQUIRE(s.bytes.error() == std::errc::operation_canceled);
+		REQUIRE(s.release.ready());
+
+		// The peer reads now: the stream goes on where the filler stopped,
+		// so no cancelled send put a byte on it.
+		r.spawn(receive_all(r, p.b.get(), pos + buf.size(), 31, ok));
+		std::size_t off = 0;
+		while (off < buf.size()) {
+			auto sent = co_await async_send_zc(r, p.a.get(), std::span(buf).subspan(off))
+			                    .timeout(10s);
+			REQUIRE(sent.bytes);
+			off += *sent.bytes;
+			auto done_ = co_await std::move(sent.release);
+			REQUIRE(done_);
+		}
+	}());
+	r.run();
+	REQUIRE(ok);
+}

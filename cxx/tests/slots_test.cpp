@@ -2,7 +2,12 @@
 // SEND_ZC notification slots through the C++ bindings (VM).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <array>
+#include <chrono>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -170,4 +175,221 @@ TEST_CASE("slots: sends from a registered buffer", "[slots][fixed]")
 	t.join();
 	REQUIRE(ok);
 	REQUIRE(slots.stats(0).notifications == buf.size() / 4096 / 16);
+}
+
+TEST_CASE("slots: the on-demand flush works after the slot's last socket is closed",
+          "[slots][flush]")
+{
+	ring r;
+	zc_slots slots(r, 2, {.flush_every = 1000});
+	auto p = zctest::make_pair();
+	bool ok = false;
+	auto t = checker(p.b.get(), 3 * 100, 25, ok);
+	std::vector<std::byte> buf(300);
+	zctest::fill(buf, 25, 0);
+	std::vector<zc_release> rel;
+	r.run([&]() -> task<void> {
+		for (int i = 0; i < 3; i++) {
+			auto sent = co_await async_send_zc(
+			        r, p.a.get(), std::span(buf).subspan(i * 100, 100), zc_slot{1});
+			REQUIRE(*sent.bytes == 100);
+			rel.push_back(std::move(sent.release));
+		}
+	}());
+	t.join();
+	REQUIRE(ok);
+	p.a.reset(); // no socket is left for a zero-length send to go to
+	REQUIRE(!rel[2].ready());
+	r.run([&]() -> task<void> {
+		auto done_ = co_await std::move(rel[2]);
+		REQUIRE(done_);
+	}());
+	REQUIRE(rel[0].ready());
+	REQUIRE(slots.stats(1).notifications == 1);
+}
+
+TEST_CASE("slots: over UDP the on-demand flush puts nothing on the wire", "[slots][flush][udp]")
+{
+	ring r;
+	zc_slots slots(r, 1, {.flush_every = 1000});
+	unique_fd rx(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	unique_fd tx(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof(a);
+	REQUIRE(::bind(rx.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
+	REQUIRE(::getsockname(rx.get(), reinterpret_cast<sockaddr *>(&a), &alen) == 0);
+	REQUIRE(::connect(tx.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
+	constexpr std::size_t dgram = 1000, count = 10;
+	std::vector<std::byte> buf(dgram * count);
+	zctest::fill(buf, 26, 0);
+	r.run([&]() -> task<void> {
+		std::vector<zc_release> rel;
+		for (std::size_t i = 0; i < count; i++) {
+			auto sent = co_await async_send_zc(
+			        r, tx.get(), std::span(buf).subspan(i * dgram, dgram), zc_slot{0});
+			REQUIRE(*sent.bytes == dgram);
+			rel.push_back(std::move(sent.release));
+		}
+		auto done_ = co_await std::move(rel.back());
+		REQUIRE(done_);
+		REQUIRE(rel.front().ready());
+	}());
+	REQUIRE(slots.stats(0).notifications == 1);
+	// A one-byte datagram marks the end: everything before it must be the
+	// ten datagrams, intact and in order, and nothing else.
+	std::byte end{0x5a};
+	REQUIRE(::send(tx.get(), &end, 1, 0) == 1);
+	std::vector<std::byte> in(65536);
+	std::size_t seen = 0;
+	for (;;) {
+		ssize_t n = ::recv(rx.get(), in.data(), in.size(), 0);
+		REQUIRE(n >= 0);
+		REQUIRE(n != 0); // a zero-length datagram: a send did the flush
+		if (n == 1)
+			break;
+		REQUIRE(static_cast<std::size_t>(n) == dgram);
+		REQUIRE(seen < count);
+		REQUIRE(zctest::check(std::span(in).first(dgram), 26, seen * dgram) == -1);
+		seen++;
+	}
+	REQUIRE(seen == count);
+}
+
+TEST_CASE("slots: timeout and stop_with end a blocked slot send; its generation still completes",
+          "[slots][cancel]")
+{
+	using namespace std::chrono_literals;
+	ring r;
+	zc_slots slots(r, 1, {.flush_every = 1000});
+	auto p = zctest::make_pair();
+	std::size_t pos = zctest::fill_until_full(p.a.get(), p.b.get(), 27);
+	std::vector<std::byte> buf(64 * 1024);
+	zctest::fill(buf, 27, pos);
+	const zc_options wait{.poll_first = true};
+	std::stop_source stop;
+	auto stopper = [&]() -> task<void> {
+		REQUIRE(co_await async_sleep(r, 50ms));
+		stop.request_stop();
+	};
+	r.run([&]() -> task<void> {
+		// Each cancelled send joined its generation: awaiting the release
+		// closes that generation, and its notification comes.
+		auto t = co_await async_send_zc(r, p.a.get(), buf, zc_slot{0}, wait).timeout(50ms);
+		REQUIRE(t.bytes.error() == std::errc::timed_out);
+		REQUIRE(!t.release.ready());
+		{
+			auto done_ = co_await std::move(t.release);
+			REQUIRE(done_);
+		}
+		REQUIRE(slots.stats(0).notifications == 1);
+
+		r.spawn(stopper());
+		auto c = co_await async_send_zc(r, p.a.get(), buf, zc_slot{0}, wait)
+		                 .stop_with(stop.get_token());
+		REQUIRE(c.bytes.error() == std::errc::operation_canceled);
+		{
+			auto done_ = co_await std::move(c.release);
+			REQUIRE(done_);
+		}
+		REQUIRE(slots.stats(0).notifications == 2);
+
+		// Stopped before it starts: it joins nothing.
+		auto s = co_await async_send_zc(r, p.a.get(), buf, zc_slot{0}, wait)
+		                 .stop_with(stop.get_token());
+		REQUIRE(s.bytes.error() == std::errc::operation_canceled);
+		REQUIRE(s.release.ready());
+	}());
+	// The peer reads now; no cancelled send put a byte on the stream.
+	bool ok = false;
+	auto th = checker(p.b.get(), pos + buf.size(), 27, ok);
+	r.run([&]() -> task<void> {
+		std::size_t off = 0;
+		std::vector<zc_release> rel;
+		while (off < buf.size()) {
+			auto sent = co_await async_send_zc(r, p.a.get(), std::span(buf).subspan(off),
+			                                   zc_slot{0})
+			                    .timeout(10s);
+			REQUIRE(sent.bytes);
+			off += *sent.bytes;
+			rel.push_back(std::move(sent.release));
+		}
+		for (auto &x : rel) {
+			auto done_ = co_await std::move(x);
+			REQUIRE(done_);
+		}
+	}());
+	th.join();
+	REQUIRE(ok);
+	REQUIRE(slots.stats(0).notifications == 3);
+}
+
+TEST_CASE("slots: flushing an empty slot closes nothing", "[slots][flush]")
+{
+	ring r;
+	zc_slots slots(r, 1, {.flush_every = 1000});
+	auto empty = slots.flush(0);
+	REQUIRE(empty.ready());
+	auto p = zctest::make_pair();
+	bool ok = false;
+	auto t = checker(p.b.get(), 100, 28, ok);
+	std::vector<std::byte> buf(100);
+	zctest::fill(buf, 28, 0);
+	r.run([&]() -> task<void> {
+		{
+			auto done_ = co_await std::move(empty);
+			REQUIRE(done_);
+		}
+		auto sent = co_await async_send_zc(r, p.a.get(), buf, zc_slot{0});
+		REQUIRE(*sent.bytes == 100);
+		auto closed = slots.flush(0);
+		REQUIRE(!closed.ready());
+		REQUIRE(slots.flush(0).ready()); // closed already: empty again
+		{
+			auto done_ = co_await std::move(closed);
+			REQUIRE(done_);
+		}
+		REQUIRE(sent.release.ready()); // the same generation
+	}());
+	t.join();
+	REQUIRE(ok);
+	REQUIRE(slots.stats(0).notifications == 1);
+}
+
+TEST_CASE("slots: a send refused at preparation joins nothing; the flush says -ENODATA",
+          "[slots][flush]")
+{
+	ring r;
+	zc_slots slots(r, 1, {.flush_every = 1000});
+	auto p = zctest::make_pair();
+	bool ok = false;
+	auto t = checker(p.b.get(), 200, 29, ok);
+	std::vector<std::byte> buf(200);
+	zctest::fill(buf, 29, 0);
+	r.run([&]() -> task<void> {
+		// No registered buffers: the kernel refuses the send when it
+		// prepares it (-EFAULT), before it could join the generation.
+		auto bad = co_await async_send_zc(r, p.a.get(), std::span(buf).first(100), zc_slot{0},
+		                                  zc_options{.buf_index = 7u});
+		REQUIRE(bad.bytes.error() == std::errc::bad_address);
+		// The flush finds the slot empty (-ENODATA): nothing to wait for.
+		{
+			auto done_ = co_await std::move(bad.release);
+			REQUIRE(done_);
+		}
+		REQUIRE(slots.stats(0).notifications == 0);
+		// Numbering still matches the kernel's: the next generation's
+		// notification completes the next release.
+		for (int i = 0; i < 2; i++) {
+			auto sent = co_await async_send_zc(
+			        r, p.a.get(), std::span(buf).subspan(i * 100, 100), zc_slot{0});
+			REQUIRE(*sent.bytes == 100);
+			auto done_ = co_await std::move(sent.release);
+			REQUIRE(done_);
+		}
+	}());
+	t.join();
+	REQUIRE(ok);
+	REQUIRE(slots.stats(0).notifications == 2);
 }

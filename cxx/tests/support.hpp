@@ -6,10 +6,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -61,6 +63,32 @@ inline long long check(std::span<const std::byte> buf, std::uint64_t seed, std::
 		if (buf[i] != pattern(seed, pos + i))
 			return static_cast<long long>(i);
 	return -1;
+}
+
+// Queue stream @seed on connected TCP socket @fd, without blocking, until
+// the socket takes no more and stays so for 100 ms (the peer does not
+// read: its window is closed); returns the bytes queued. Small buffers on
+// both sides make that quick.
+inline std::size_t fill_until_full(int fd, int peer, std::uint64_t seed)
+{
+	int small = 4096;
+	::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	::setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	std::byte chunk[1024];
+	std::size_t pos = 0;
+	for (;;) {
+		fill(chunk, seed, pos);
+		ssize_t n = ::send(fd, chunk, sizeof(chunk), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				throw std::system_error(errno, std::system_category(), "send");
+			pollfd pf{fd, POLLOUT, 0};
+			if (::poll(&pf, 1, 100) == 0)
+				return pos;
+			continue;
+		}
+		pos += static_cast<std::size_t>(n);
+	}
 }
 
 // Open descriptors of this process, to see that nothing leaks.

@@ -19,7 +19,8 @@ namespace zcuring {
 
 struct features {
 	bool send_zc = false;        // IORING_OP_SEND_ZC (6.0+)
-	bool send_zc_slots = false;  // SEND_ZC notification slots (zcuring series)
+	bool send_zc_slots = false;  // SEND_ZC notification slots and their flush op (zcuring series)
+	bool send_zc_flush = false;  // IORING_OP_SEND_ZC_FLUSH (zcuring series, patch 0026)
 	bool recv_zc = false;        // IORING_OP_RECV_ZC, device-less (zcuring series, 7.1+)
 	bool recv_zc_device = false; // zcrx is there, but only for a NIC queue
 	std::string send_zc_why, slots_why, recv_zc_why;
@@ -46,11 +47,19 @@ inline features probe(ring &r)
 	if (!f.send_zc)
 		f.send_zc_why = "IORING_OP_SEND_ZC needs Linux 6.0 or later";
 
-	f.send_zc_slots = f.send_zc && (r.features() & IORING_FEAT_SEND_ZC_SLOTS);
-	if (!f.send_zc_slots)
-		f.slots_why = f.send_zc ? "SEND_ZC notification slots need the zcuring kernel "
-		                          "series (IORING_FEAT_SEND_ZC_SLOTS)"
-		                        : f.send_zc_why;
+	// zc_slots needs both: the slots, and the flush that closes a
+	// generation without a send.
+	bool slots = f.send_zc && (r.features() & IORING_FEAT_SEND_ZC_SLOTS);
+	f.send_zc_flush = slots && detail::has_opcode(r, IORING_OP_SEND_ZC_FLUSH);
+	f.send_zc_slots = f.send_zc_flush;
+	if (!f.send_zc)
+		f.slots_why = f.send_zc_why;
+	else if (!slots)
+		f.slots_why = "SEND_ZC notification slots need the zcuring kernel series "
+		              "(IORING_FEAT_SEND_ZC_SLOTS)";
+	else if (!f.send_zc_flush)
+		f.slots_why = "this kernel has SEND_ZC notification slots but not "
+		              "IORING_OP_SEND_ZC_FLUSH (zcuring kernel series, patch 0026)";
 
 	io_uring_query_zcrx q;
 	int ret = zcrx_query(&q);

@@ -9,7 +9,13 @@
 // one. With notification slots (the zcuring series) the sends bound to a
 // slot share a notification per generation; the slot closes a generation
 // every flush_every sends, and awaiting the release of a generation still
-// open closes it at once (a zero-length send with the flush flag).
+// open closes it at once with IORING_OP_SEND_ZC_FLUSH (no socket, nothing
+// on the wire).
+//
+// A send takes .timeout() and .stop_with() as every operation does
+// (operation.hpp). A slot send that was cancelled or timed out still
+// belongs to its generation (the kernel's rule: it joined when it was
+// prepared), so its release is awaited like any other.
 //
 // A release that is dropped unawaited is fine: the notification is then
 // consumed by the ring. Nothing here allocates per send once the tables
@@ -20,13 +26,17 @@
 
 #include <zcuring/zc_slots.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include <zcuring/features.hpp>
 #include <zcuring/ops.hpp>
 
 namespace zcuring {
@@ -44,6 +54,9 @@ struct zc_options {
 	std::optional<unsigned> buf_index;
 	// Ask the kernel whether it had to copy (detail::send_zc_report_usage).
 	bool report_usage = true;
+	// Wait for the socket to be writable before trying to send
+	// (IORING_RECVSEND_POLL_FIRST).
+	bool poll_first = false;
 };
 
 namespace detail {
@@ -94,6 +107,11 @@ struct zc_notif_table final : extension {
 
 	entry &at(std::uint32_t i) noexcept { return e_[i]; }
 
+	static std::uint64_t user_data(std::uint32_t i) noexcept
+	{
+		return (std::uint64_t(i) << tag_bits) | tag;
+	}
+
 	void on_cqe(const cqe &c) override
 	{
 		auto i = static_cast<std::uint32_t>(c.user_data >> tag_bits);
@@ -118,137 +136,266 @@ struct zc_notif_table final : extension {
 	std::uint32_t free_ = none;
 };
 
-// Slots: state per slot, indexed by the upper bits of the slot's tag
-// (tag 3). Lives as long as the ring, so late notifications are safe.
-struct zc_slot_table final : extension {
+// A coroutine waiting for a slot's generation; lives in its zc_release.
+struct zc_slot_waiter {
+	std::uint32_t gen = 0;
+	std::coroutine_handle<> h;
+	zc_slot_waiter *next = nullptr;
+	int err = 0; // the flush that was to close the generation failed
+};
+
+// One notification slot as user space follows it, and the whole slot
+// protocol: a send joins the open generation (join), a generation is
+// closed by the flush flag of a send or by IORING_OP_SEND_ZC_FLUSH
+// (close, the only place that ends a generation here; flush), a release
+// waits for its generation (wait), and the notification completes it
+// (on_notification). Generation numbers are the kernel's: they advance by
+// one for each closed generation that held sends, modulo 2^31.
+//
+// CQEs of the slot carry tag 3 and the slot's index above it (its
+// registered tag); a flush's CQE also carries, from bit 32, the
+// generation it was issued to close.
+class zc_slot_state {
+public:
 	static constexpr unsigned tag = 3;
 
-	struct waiter_node {
+	// (Re)start numbering at @first for a registration of the slots.
+	void start(ring &r, std::uint16_t index, std::uint32_t first, unsigned flush_every)
+	{
+		r_ = &r;
+		index_ = index;
+		flush_every_ = flush_every ? flush_every : 1;
+		in_open_ = 0;
+		if (done_base_ == open_) {
+			// nothing outstanding: jump
+			std::fill(done_bits_.begin(), done_bits_.end(), 0);
+			done_base_ = open_ = first;
+			return;
+		}
+		// Generations of the last registration may still be outstanding;
+		// the numbers skipped up to @first are done (never used).
+		for (; open_ != first; open_ = (open_ + 1) & gen_mask)
+			mark_done(open_);
+	}
+
+	// Unregistering closed the open generation in the kernel.
+	void stop() noexcept { close(); }
+
+	std::uint64_t tag_of() const noexcept { return (std::uint64_t(index_) << tag_bits) | tag; }
+
+	struct joined {
 		std::uint32_t gen;
-		std::coroutine_handle<> h;
-		waiter_node *next;
+		bool flush; // the send's SQE closes the generation (SLOT_FLUSH)
 	};
 
-	struct slot {
-		std::uint32_t open_gen = 0;  // the generation sends join now
-		unsigned in_open = 0;        // sends in it
-		std::uint32_t done_base = 0; // every generation before it is done
-		std::vector<std::uint64_t> done_bits = std::vector<std::uint64_t>(1);
-		std::uint64_t notifications = 0; // generations completed
-		std::uint64_t copied = 0;        // of which some data was copied
-		int last_fd = -1;
-		bool last_fixed = false;
-		unsigned flush_every = 32;
-		waiter_node *waiters = nullptr;
-	};
+	// A send bound to the slot is being submitted: it joins the open
+	// generation, and closes it if it is the flush_every-th.
+	joined join() noexcept
+	{
+		joined j{open_, ++in_open_ >= flush_every_};
+		if (j.flush)
+			close();
+		return j;
+	}
 
-	explicit zc_slot_table(ring &r) : r_(r) {}
+	// Close the open generation now with IORING_OP_SEND_ZC_FLUSH. False
+	// if it holds no sends (nothing to close: the kernel would answer
+	// -ENODATA). The SQE is taken before anything changes.
+	bool flush()
+	{
+		if (!in_open_)
+			return false;
+		io_uring_sqe *sqe = r_->get_sqe();
+		io_uring_prep_send_zc_flush(sqe, index_, 1);
+		io_uring_sqe_set_data64(sqe, (std::uint64_t(open_) << 32) | tag_of());
+		close();
+		return true;
+	}
 
+	// Nothing can still use the pages of generation @g's sends.
+	bool released(std::uint32_t g) const noexcept
+	{
+		// An open generation with no sends is one whose sends the kernel
+		// refused (see on_flush): none of them joined.
+		return done(g) || (g == open_ && !in_open_);
+	}
+
+	// Wait for generation @g, closing it first if it is still open.
+	void wait(zc_slot_waiter &w, std::uint32_t g, std::coroutine_handle<> h)
+	{
+		if (g == open_)
+			flush();
+		w = {g, h, waiters_, 0};
+		waiters_ = &w;
+	}
+
+	// Generation @g's notification.
+	void on_notification(std::uint32_t g, bool copied)
+	{
+		notifications_++;
+		if (copied)
+			copied_++;
+		mark_done(g);
+		wake_done(0);
+	}
+
+	// The CQE of the flush issued to close generation @g.
+	void on_flush(std::uint32_t g, int res)
+	{
+		if (res >= 0)
+			return; // the notification comes (or came) as for any generation
+		if (res == -ENODATA && open_ == ((g + 1) & gen_mask) && !in_open_) {
+			// The kernel had no sends in @g: those counted were refused
+			// when prepared (they never join). Nothing joined since, so
+			// the kernel's open generation is still @g: number it so
+			// again, and let @g's waiters go.
+			open_ = g;
+			wake_gen(g, 0);
+			return;
+		}
+		// -ENODATA with sends counted since (they are in the kernel's
+		// @g; numbering stays one ahead), or a failed flush: nothing will
+		// complete @g, so end it here; a failure reaches the waiters.
+		mark_done(g);
+		wake_done(res == -ENODATA ? 0 : res);
+	}
+
+	std::uint32_t open_generation() const noexcept { return open_; }
+	std::uint64_t notifications() const noexcept { return notifications_; }
+	std::uint64_t copied() const noexcept { return copied_; }
+
+private:
 	static std::uint32_t dist(std::uint32_t a, std::uint32_t b) noexcept
 	{
 		return (a - b) & gen_mask;
 	}
 
-	bool done(const slot &s, std::uint32_t g) const noexcept
+	void close() noexcept
 	{
-		std::uint32_t d = dist(g, s.done_base);
-		if (d >= gen_mask / 2)
-			return true; // before done_base
-		if (d >= s.done_bits.size() * 64)
-			return false;
-		std::uint32_t b = g % (s.done_bits.size() * 64);
-		return s.done_bits[b / 64] >> (b % 64) & 1;
+		if (!in_open_)
+			return;
+		in_open_ = 0;
+		open_ = (open_ + 1) & gen_mask;
 	}
 
-	void mark_done(slot &s, std::uint32_t g)
+	bool done(std::uint32_t g) const noexcept
 	{
-		std::uint32_t d = dist(g, s.done_base);
+		std::uint32_t d = dist(g, done_base_);
+		if (d >= gen_mask / 2)
+			return true; // before done_base
+		if (d >= done_bits_.size() * 64)
+			return false;
+		std::uint32_t b = g % (done_bits_.size() * 64);
+		return done_bits_[b / 64] >> (b % 64) & 1;
+	}
+
+	void mark_done(std::uint32_t g)
+	{
+		std::uint32_t d = dist(g, done_base_);
 		if (d >= gen_mask / 2)
 			return;
-		while (d >= s.done_bits.size() * 64)
-			grow(s);
-		std::size_t n = s.done_bits.size() * 64;
+		while (d >= done_bits_.size() * 64)
+			grow();
+		std::size_t n = done_bits_.size() * 64;
 		std::uint32_t b = g % n;
-		s.done_bits[b / 64] |= std::uint64_t(1) << (b % 64);
+		done_bits_[b / 64] |= std::uint64_t(1) << (b % 64);
 		for (;;) {
-			std::uint32_t c = s.done_base % n;
-			if (!(s.done_bits[c / 64] >> (c % 64) & 1))
+			std::uint32_t c = done_base_ % n;
+			if (!(done_bits_[c / 64] >> (c % 64) & 1))
 				break;
-			s.done_bits[c / 64] &= ~(std::uint64_t(1) << (c % 64));
-			s.done_base = (s.done_base + 1) & gen_mask;
+			done_bits_[c / 64] &= ~(std::uint64_t(1) << (c % 64));
+			done_base_ = (done_base_ + 1) & gen_mask;
 		}
 	}
 
 	// Double the window, keeping each generation at g % size.
-	void grow(slot &s)
+	void grow()
 	{
-		std::size_t n = s.done_bits.size() * 64;
-		std::vector<std::uint64_t> nb(s.done_bits.size() * 2);
+		std::size_t n = done_bits_.size() * 64;
+		std::vector<std::uint64_t> nb(done_bits_.size() * 2);
 		for (std::uint32_t d = 0; d < n; d++) {
-			std::uint32_t g = (s.done_base + d) & gen_mask;
-			if (s.done_bits[(g % n) / 64] >> ((g % n) % 64) & 1)
+			std::uint32_t g = (done_base_ + d) & gen_mask;
+			if (done_bits_[(g % n) / 64] >> ((g % n) % 64) & 1)
 				nb[(g % (2 * n)) / 64] |= std::uint64_t(1) << ((g % (2 * n)) % 64);
 		}
-		s.done_bits = std::move(nb);
+		done_bits_ = std::move(nb);
 	}
 
-	void on_cqe(const cqe &c) override
+	// Unlink the waiters to wake before resuming any of them: a resumed
+	// coroutine may add waiters of its own.
+	template <class Pred>
+	void wake(Pred pred, int err)
 	{
-		auto i = static_cast<std::size_t>(c.user_data >> tag_bits);
-		if (i >= slots_.size())
-			return;
-		slot &s = slots_[i];
-		std::uint32_t g = static_cast<std::uint32_t>(c.res) & gen_mask;
-		s.notifications++;
-		if (static_cast<std::uint32_t>(c.res) & detail::notif_usage_zc_copied)
-			s.copied++;
-		mark_done(s, g);
-		// Unlink the waiters this completes before resuming any of them:
-		// a resumed coroutine may add waiters of its own.
-		waiter_node *ready = nullptr, **pp = &s.waiters;
+		zc_slot_waiter *ready = nullptr, **pp = &waiters_;
 		while (*pp) {
-			waiter_node *w = *pp;
-			if (done(s, w->gen)) {
+			zc_slot_waiter *w = *pp;
+			if (pred(w->gen)) {
 				*pp = w->next;
 				w->next = ready;
+				w->err = err;
 				ready = w;
 			} else {
 				pp = &w->next;
 			}
 		}
 		while (ready) {
-			waiter_node *w = ready;
+			zc_slot_waiter *w = ready;
 			ready = w->next;
 			w->h.resume();
 		}
 	}
-
-	// Close slot @i's open generation now, if it holds sends.
-	void flush(std::uint32_t i)
+	void wake_done(int err)
 	{
-		slot &s = slots_[i];
-		if (!s.in_open)
-			return;
-		io_uring_sqe *sqe = r_.get_sqe();
-		io_uring_prep_send_zc(sqe, s.last_fd, nullptr, 0, MSG_NOSIGNAL,
-		                      detail::send_zc_report_usage);
-		if (s.last_fixed)
-			sqe->flags |= IOSQE_FIXED_FILE;
-		io_uring_sqe_set_zc_slot(sqe, static_cast<std::uint16_t>(i), 1);
-		io_uring_sqe_set_data64(sqe, 0); // its own CQE says nothing new
-		s.in_open = 0;
-		s.open_gen = (s.open_gen + 1) & gen_mask;
+		wake([this](std::uint32_t g) { return done(g); }, err);
+	}
+	void wake_gen(std::uint32_t gen, int err)
+	{
+		wake([gen](std::uint32_t g) { return g == gen; }, err);
 	}
 
-	ring &r_;
-	std::vector<slot> slots_;
-	bool registered_ = false;
+	ring *r_ = nullptr;
+	std::uint16_t index_ = 0;
+	unsigned flush_every_ = 32;
+	std::uint32_t open_ = 0;      // the generation sends join now
+	unsigned in_open_ = 0;        // sends counted in it
+	std::uint32_t done_base_ = 0; // every generation before it is done
+	std::vector<std::uint64_t> done_bits_ = std::vector<std::uint64_t>(1);
+	std::uint64_t notifications_ = 0; // generations completed
+	std::uint64_t copied_ = 0;        // of which some data was copied
+	zc_slot_waiter *waiters_ = nullptr;
+};
+
+// The ring's slots (tag 3). Lives as long as the ring, so late
+// notifications and flush CQEs are safe.
+struct zc_slot_table final : extension {
+	static constexpr unsigned tag = zc_slot_state::tag;
+
+	explicit zc_slot_table(ring &) {}
+
+	zc_slot_state *find(unsigned i) noexcept { return i < nr_ ? &slots_[i] : nullptr; }
+
+	void on_cqe(const cqe &c) override
+	{
+		auto i = static_cast<std::size_t>((c.user_data >> tag_bits) & 0x1fffffff);
+		if (i >= slots_.size())
+			return;
+		auto res = static_cast<std::uint32_t>(c.res);
+		if (c.flags & IORING_CQE_F_NOTIF)
+			slots_[i].on_notification(res & gen_mask, res & notif_usage_zc_copied);
+		else
+			slots_[i].on_flush(static_cast<std::uint32_t>(c.user_data >> 32) & gen_mask,
+			                   c.res);
+	}
+
+	std::vector<zc_slot_state> slots_;
+	unsigned nr_ = 0; // registered now
 };
 
 } // namespace detail
 
 // The release of a zero-copy send's buffer: co_await it (once) for the
-// notification. Move-only; dropping it unawaited is allowed.
+// notification. Move-only; dropping it unawaited is allowed. The result is
+// an error only if the slot flush that was to close the generation failed.
 class [[nodiscard]] zc_release {
 public:
 	zc_release() = default;
@@ -275,40 +422,40 @@ public:
 		if (!r_)
 			return true;
 		if (slot_)
-			return slots().done(slots().slots_[idx_], gen_);
+			return slot().released(gen_);
 		return notifs().at(idx_).notified;
 	}
 
 	bool await_ready() const noexcept { return ready(); }
 	void await_suspend(std::coroutine_handle<> h)
 	{
-		if (slot_) {
-			auto &t = slots();
-			auto &s = t.slots_[idx_];
-			if (gen_ == s.open_gen)
-				t.flush(idx_);
-			node_ = {gen_, h, s.waiters};
-			s.waiters = &node_;
-		} else {
+		if (slot_)
+			slot().wait(node_, gen_, h);
+		else
 			notifs().at(idx_).waiter = h;
-		}
 	}
 	result<zc_notification> await_resume() noexcept
 	{
 		zc_notification n;
 		if (!r_)
 			return n;
-		if (!slot_) {
+		int err = 0;
+		if (slot_) {
+			err = std::exchange(node_.err, 0);
+		} else {
 			n.copied = static_cast<std::uint32_t>(notifs().at(idx_).res) &
 			           detail::notif_usage_zc_copied;
 			notifs().free(idx_);
 		}
 		r_ = nullptr;
+		if (err)
+			return errno_code(-err);
 		return n;
 	}
 
 private:
 	friend class zc_send_op;
+	friend class zc_slots;
 	zc_release(ring *r, std::uint32_t idx, std::uint32_t gen, bool slot) noexcept
 	    : r_(r), idx_(idx), gen_(gen), slot_(slot)
 	{
@@ -318,9 +465,9 @@ private:
 	{
 		return *r_->find_extension<detail::zc_notif_table>();
 	}
-	detail::zc_slot_table &slots() const noexcept
+	detail::zc_slot_state &slot() const noexcept
 	{
-		return *r_->find_extension<detail::zc_slot_table>();
+		return r_->find_extension<detail::zc_slot_table>()->slots_[idx_];
 	}
 
 	void reset() noexcept
@@ -341,7 +488,7 @@ private:
 	std::uint32_t idx_ = 0;
 	std::uint32_t gen_ = 0;
 	bool slot_ = false;
-	detail::zc_slot_table::waiter_node node_{};
+	detail::zc_slot_waiter node_{};
 };
 
 // What co_await async_send_zc() gives: the send's result now, the buffer's
@@ -361,7 +508,8 @@ public:
 	using options = zc_slots_options;
 
 	// Throws std::system_error (zcuring::errc::unsupported) on a kernel
-	// without slots: fall back to per-request notifications.
+	// without slots or without IORING_OP_SEND_ZC_FLUSH (probe() says
+	// which): fall back to per-request notifications.
 	zc_slots(ring &r, unsigned nr, options o = {}) : r_(r)
 	{
 		if (!(r.features() & IORING_FEAT_SEND_ZC_SLOTS))
@@ -369,54 +517,54 @@ public:
 			        make_error_code(errc::unsupported),
 			        "SEND_ZC notification slots need the zcuring kernel "
 			        "series (IORING_FEAT_SEND_ZC_SLOTS)");
+		if (!detail::has_opcode(r, IORING_OP_SEND_ZC_FLUSH))
+			throw std::system_error(
+			        make_error_code(errc::unsupported),
+			        "this kernel has SEND_ZC notification slots but not "
+			        "IORING_OP_SEND_ZC_FLUSH (zcuring kernel series, patch 0026)");
+		if (nr > UINT16_MAX + 1u)
+			throw std::system_error(make_error_code(std::errc::invalid_argument),
+			                        "more notification slots than a u16 index");
 		auto &t = r.extension<detail::zc_slot_table>();
-		if (t.registered_)
+		if (t.nr_)
 			throw std::system_error(make_error_code(std::errc::device_or_resource_busy),
 			                        "this ring already has notification slots");
-		// Numbering continues across registrations of the same ring.
+		// Numbering continues across registrations of the same ring, past
+		// every generation a slot has used.
 		std::uint32_t first = 0;
 		for (auto &s : t.slots_)
-			first = std::max(first, s.open_gen + 1) & detail::gen_mask;
+			first = std::max(first, s.open_generation());
 		std::vector<std::uint64_t> tags(nr);
-		for (unsigned i = 0; i < nr; i++)
-			tags[i] =
-			        (std::uint64_t(i) << detail::tag_bits) | detail::zc_slot_table::tag;
 		if (t.slots_.size() < nr)
 			t.slots_.resize(nr);
+		for (unsigned i = 0; i < nr; i++)
+			tags[i] = (std::uint64_t(i) << detail::tag_bits) | detail::zc_slot_table::tag;
 		int ret = zc_slots_register(r.fd(), tags.data(), nr, first);
 		if (ret < 0)
 			throw std::system_error(errno_code(-ret), "IORING_REGISTER_SEND_ZC_SLOTS");
-		for (unsigned i = 0; i < nr; i++) {
-			auto &s = t.slots_[i];
-			s.open_gen = first;
-			s.done_base = first;
-			s.in_open = 0;
-			s.flush_every = o.flush_every ? o.flush_every : 1;
-		}
-		t.registered_ = true;
-		nr_ = nr;
+		for (unsigned i = 0; i < nr; i++)
+			t.slots_[i].start(r, static_cast<std::uint16_t>(i), first, o.flush_every);
+		t.nr_ = nr;
 	}
 	zc_slots(const zc_slots &) = delete;
 	zc_slots &operator=(const zc_slots &) = delete;
 	// Unregistering closes every open generation; their notifications
-	// still come, and the ring's slot table takes them.
+	// still come, and the ring's slot table takes them. Sends and flushes
+	// still queued are submitted first, to the slots they were made for.
 	~zc_slots()
 	{
 		if (r_.closed())
 			return;
+		if (io_uring_sq_ready(r_.native()))
+			io_uring_submit(r_.native());
 		zc_slots_unregister(r_.fd());
 		auto &t = *r_.find_extension<detail::zc_slot_table>();
-		for (unsigned i = 0; i < nr_; i++) {
-			auto &s = t.slots_[i];
-			if (s.in_open) {
-				s.in_open = 0;
-				s.open_gen = (s.open_gen + 1) & detail::gen_mask;
-			}
-		}
-		t.registered_ = false;
+		for (unsigned i = 0; i < t.nr_; i++)
+			t.slots_[i].stop();
+		t.nr_ = 0;
 	}
 
-	unsigned size() const noexcept { return nr_; }
+	unsigned size() const noexcept { return table().nr_; }
 
 	struct slot_stats {
 		std::uint64_t notifications; // generations completed
@@ -424,16 +572,28 @@ public:
 	};
 	slot_stats stats(unsigned i) const noexcept
 	{
-		auto &s = r_.find_extension<detail::zc_slot_table>()->slots_[i];
-		return {s.notifications, s.copied};
+		auto &s = table().slots_[i];
+		return {s.notifications(), s.copied()};
 	}
 
-	// Close slot @i's open generation now.
-	void flush(unsigned i) { r_.find_extension<detail::zc_slot_table>()->flush(i); }
+	// Close slot @i's open generation now (IORING_OP_SEND_ZC_FLUSH) and
+	// return its release; an empty one if the generation held no sends.
+	zc_release flush(unsigned i)
+	{
+		auto &s = table().slots_.at(i);
+		std::uint32_t g = s.open_generation();
+		if (!s.flush())
+			return {};
+		return zc_release(&r_, i, g, true);
+	}
 
 private:
+	detail::zc_slot_table &table() const noexcept
+	{
+		return *r_.find_extension<detail::zc_slot_table>();
+	}
+
 	ring &r_;
-	unsigned nr_ = 0;
 };
 
 // A slot of a zc_slots, for async_send_zc.
@@ -441,6 +601,9 @@ struct zc_slot {
 	unsigned index;
 };
 
+// co_await gives a zc_sent. Like operation (operation.hpp): the SQE is
+// taken when it starts, and it resumes only after every CQE that names it
+// (the send's, its cancel's, its linked timeout's) has come.
 class [[nodiscard]] zc_send_op : detail::completion {
 public:
 	zc_send_op(ring &r, int fd, bool fixed_file, std::span<const std::byte> buf,
@@ -449,66 +612,140 @@ public:
 	      opt_(o), slot_(slot)
 	{
 	}
+	// Movable until it starts, never after.
 	zc_send_op(zc_send_op &&o) noexcept
 	    : completion(&zc_send_op::on_cqe_), r_(o.r_), fd_(o.fd_), fixed_(o.fixed_),
-	      buf_(o.buf_), opt_(o.opt_), slot_(o.slot_)
+	      buf_(o.buf_), opt_(o.opt_), slot_(o.slot_), has_timeout_(o.has_timeout_),
+	      ts_(o.ts_), stop_(std::move(o.stop_))
 	{
 	}
 	zc_send_op &operator=(zc_send_op &&) = delete;
 
-	bool await_ready() const noexcept { return false; }
+	// Cancel the send when @st is stopped: bytes is then
+	// operation_canceled unless it completed first.
+	zc_send_op &&stop_with(std::stop_token st) &&noexcept
+	{
+		stop_ = std::move(st);
+		return std::move(*this);
+	}
+
+	// Cancel the send if it has not completed after @d (a linked
+	// IORING_OP_LINK_TIMEOUT): bytes is then timed_out.
+	template <class Rep, class Period>
+	zc_send_op &&timeout(std::chrono::duration<Rep, Period> d) &&noexcept
+	{
+		auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+		ts_.tv_sec = ns / 1000000000;
+		ts_.tv_nsec = ns % 1000000000;
+		has_timeout_ = true;
+		return std::move(*this);
+	}
+
+	// Sends that do not start (stopped already, or a slot that is not
+	// registered) complete at once, and have nothing to release.
+	bool await_ready() noexcept
+	{
+		if (stop_.stop_requested()) {
+			res_ = -ECANCELED;
+			return true;
+		}
+		if (slot_) {
+			auto *t = r_.find_extension<detail::zc_slot_table>();
+			if (!t || !t->find(slot_->index)) {
+				res_ = -EINVAL;
+				return true;
+			}
+		}
+		return false;
+	}
 
 	void await_suspend(std::coroutine_handle<> h)
 	{
 		waiter_ = h;
-		io_uring_sqe *s = r_.get_sqe();
+		detail::zc_notif_table *notifs = nullptr;
+		if (!slot_) {
+			notifs = &r_.extension<detail::zc_notif_table>();
+			idx_ = notifs->alloc(this);
+		}
+		io_uring_sqe *s;
+		try {
+			s = r_.get_sqes(has_timeout_ ? 2 : 1);
+		} catch (...) {
+			if (notifs)
+				notifs->free(idx_);
+			throw;
+		}
+		// Nothing below throws.
 		unsigned zc = opt_.report_usage ? detail::send_zc_report_usage : 0;
 		io_uring_prep_send_zc(s, fd_, buf_.data(), buf_.size(),
 		                      opt_.msg_flags | MSG_NOSIGNAL, zc);
 		if (fixed_)
 			s->flags |= IOSQE_FIXED_FILE;
+		if (opt_.poll_first)
+			s->ioprio |= IORING_RECVSEND_POLL_FIRST;
 		if (opt_.buf_index) {
 			s->ioprio |= IORING_RECVSEND_FIXED_BUF;
 			s->buf_index = static_cast<std::uint16_t>(*opt_.buf_index);
 		}
 		if (slot_) {
-			auto &t = *r_.find_extension<detail::zc_slot_table>();
-			auto &sl = t.slots_[slot_->index];
-			gen_ = sl.open_gen;
-			bool flush = ++sl.in_open >= sl.flush_every;
-			io_uring_sqe_set_zc_slot(s, static_cast<std::uint16_t>(slot_->index),
-			                         flush);
-			sl.last_fd = fd_;
-			sl.last_fixed = fixed_;
-			if (flush) {
-				sl.in_open = 0;
-				sl.open_gen = (sl.open_gen + 1) & detail::gen_mask;
-			}
-			io_uring_sqe_set_data64(s, detail::encode(this, detail::tag_main));
+			auto j = r_.find_extension<detail::zc_slot_table>()->slots_[slot_->index].join();
+			gen_ = j.gen;
+			io_uring_sqe_set_zc_slot(s, static_cast<std::uint16_t>(slot_->index), j.flush);
+			send_ud_ = detail::encode(this, detail::tag_main);
 		} else {
-			auto &t = r_.extension<detail::zc_notif_table>();
-			idx_ = t.alloc(this);
-			io_uring_sqe_set_data64(s, (std::uint64_t(idx_) << detail::tag_bits) |
-			                                   detail::zc_notif_table::tag);
+			send_ud_ = detail::zc_notif_table::user_data(idx_);
 		}
+		io_uring_sqe_set_data64(s, send_ud_);
+		started_ = true;
+		pending_ = 1;
+		if (has_timeout_) {
+			s->flags |= IOSQE_IO_LINK;
+			io_uring_sqe *t = io_uring_get_sqe(r_.native());
+			io_uring_prep_link_timeout(t, &ts_, 0);
+			io_uring_sqe_set_data64(t, detail::encode(this, detail::tag_aux));
+			pending_++;
+		}
+		if (stop_.stop_possible())
+			on_stop_.emplace(stop_, canceller{this});
 	}
 
 	zc_sent await_resume() noexcept
 	{
+		on_stop_.reset();
 		zc_sent out{from_res<std::size_t>(res_), zc_release{}};
-		if (slot_)
-			out.release = zc_release(&r_, slot_->index, gen_, true);
-		else
-			out.release = zc_release(&r_, idx_, 0, false);
+		if (timed_out_ && res_ == -ECANCELED)
+			out.bytes = errno_code(ETIMEDOUT);
+		if (started_)
+			out.release = zc_release(&r_, slot_ ? slot_->index : idx_, gen_, !!slot_);
 		return out;
 	}
 
 private:
-	static void on_cqe_(detail::completion *c, const cqe &e, unsigned)
+	struct canceller {
+		zc_send_op *self;
+		void operator()() const { self->cancel(); }
+	};
+
+	void cancel()
+	{
+		if (!pending_ || cancel_issued_)
+			return;
+		cancel_issued_ = true;
+		io_uring_sqe *s = r_.get_sqe();
+		io_uring_prep_cancel64(s, send_ud_, 0);
+		io_uring_sqe_set_data64(s, detail::encode(this, detail::tag_aux));
+		pending_++;
+	}
+
+	static void on_cqe_(detail::completion *c, const cqe &e, unsigned tag)
 	{
 		auto *self = static_cast<zc_send_op *>(c);
-		self->res_ = e.res;
-		self->waiter_.resume();
+		if (tag == detail::tag_main)
+			self->res_ = e.res;
+		else if (e.res == -ETIME)
+			self->timed_out_ = true; // only a linked timeout that fired
+		if (--self->pending_ == 0)
+			self->waiter_.resume();
 	}
 
 	ring &r_;
@@ -521,6 +758,15 @@ private:
 	int res_ = 0;
 	std::uint32_t idx_ = 0;
 	std::uint32_t gen_ = 0;
+	std::uint64_t send_ud_ = 0;
+	unsigned pending_ = 0;
+	bool started_ = false;
+	bool has_timeout_ = false;
+	bool timed_out_ = false;
+	bool cancel_issued_ = false;
+	__kernel_timespec ts_{};
+	std::stop_token stop_;
+	std::optional<std::stop_callback<canceller>> on_stop_;
 };
 
 // A zero-copy send with its own notification.
