@@ -4,7 +4,11 @@
 # send mode at every size and on every path, modes interleaved so that
 # drift hits all alike:
 #   tcp-nic    TCP over the e1000e pair (the NIC reads the pages: no copy)
-#              to a discarding receiver across the link
+#              to a discarding receiver across the link; TSO off, as the
+#              pair is set up (vm/e1000e-pair.sh), so the sender's kernel
+#              segments (GSO)
+#   tcp-tso    the same with TSO on at the sender's NIC: the (emulated)
+#              NIC segments, as a real one would
 #   udp-nic    UDP the same way
 #   udp-dummy  UDP to a dummy device, which frees skbs at transmit
 # The sender and its NIC's interrupts run on CPU 0, the receiver and its
@@ -25,6 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 zc_e1000e_up
 zc_e1000e_pin_irqs 1 0
+peer_nic=$(ip -n zc-peer -o -4 addr show | awk '$4 == "10.7.0.2/24" { print $2 }')
 [ -z "$ksyms" ] || grep ' [tT] ' /proc/kallsyms >"$ksyms"
 ip netns add zc-d
 ip -n zc-d link set lo up
@@ -46,14 +51,16 @@ one() { # PATH MODE SIZE
 	count=$((32 * 1048576 / size))
 	[ $count -gt 4000 ] && count=4000
 	case $path in
-	tcp-nic) ns=zc-peer dst=10.7.0.1 port=5003 ;;
+	tcp-nic|tcp-tso) ns=zc-peer dst=10.7.0.1 port=5003 ;;
 	udp-nic) ns=zc-peer dst=10.7.0.1 port=5004 ;;
 	udp-dummy) ns=zc-d dst=10.92.0.2 port=5002 ;;
 	*) echo "unknown path $path" >&2; exit 2 ;;
 	esac
+	[ "$path" = tcp-tso ] && ip netns exec zc-peer ethtool -K "$peer_nic" tso on
 	"$mark" begin
 	line=$("$bindir/send_bench" -m -c 0 "$path" "$mode" "$size" "$count" "$ns" "$dst" "$port")
 	"$mark" end
+	[ "$path" = tcp-tso ] && ip netns exec zc-peer ethtool -K "$peer_nic" tso off
 	echo "run=$run $line" | tee -a "$out"
 }
 

@@ -20,10 +20,14 @@ MODES = [("send", "send()"), ("zc", "SEND_ZC, notification per send"),
          ("slotop32", "slots, flush SQE every 32"),
          ("zc-fixed", "SEND_ZC per send, registered buffers"),
          ("slot32-fixed", "slots every 32, registered buffers")]
-PATHS = [("tcp-nic", "TCP over e1000e"), ("udp-nic", "UDP over e1000e"),
+PATHS = [("tcp-nic", "TCP over e1000e, TSO off (GSO in the sender's kernel)"),
+         ("tcp-tso", "TCP over e1000e, TSO on at the sender's NIC"),
+         ("udp-nic", "UDP over e1000e"),
          ("udp-dummy", "UDP to a dummy device")]
 FLOOR = [("tcp-nic", 4096, "slot32", "zc", 0.5),
-         ("tcp-nic", 4096, "slot32-fixed", "zc-fixed", 0.5)]
+         ("tcp-nic", 4096, "slot32-fixed", "zc-fixed", 0.5),
+         ("tcp-tso", 4096, "slot32", "zc", 0.5),
+         ("tcp-tso", 4096, "slot32-fixed", "zc-fixed", 0.5)]
 
 
 def main():
@@ -106,7 +110,8 @@ def main():
     for path, _ in PATHS:
         for size in sorted({s for p, s, _ in res if p == path}):
             k, b = (path, size, "slot32"), (path, size, "zc")
-            if k in res and b in res and (path, size) != FLOOR[0][:2]:
+            if (k in res and b in res and (path, size, "send") in res
+                    and (path, size) not in [f[:2] for f in FLOOR]):
                 print(f"- {path} {size // 1024 if size % 1024 == 0 else size}"
                       f"{' KiB' if size % 1024 == 0 else ' B'}: slot32 "
                       f"{med(k, 'tx') / med(b, 'tx'):.2f}x SEND_ZC's insn/send, "
