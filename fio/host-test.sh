@@ -7,14 +7,23 @@
 #  - recv_zc and send_zc_slots, which need the zcuring kernel, are refused
 #    with "unsupported by this kernel" when the kernel lacks them (and are
 #    run like the others when it has them);
+#  - every pair's jobs have a submission latency sample per io_u, and
+#    slat + clat = lat (issue time set when the engine submits);
+#  - a listener whose peer job fails (refused at set-up, or connected
+#    but silent) fails within listen_timeout, with one line saying why;
 #  - UDP send modes send every datagram to a discarding sink;
 #  - protocol other than tcp and udp, udp for receiving, and a mode that
 #    does not match rw, fail with one clear line;
-#  - an engine built for another fio refuses to load, in one line.
+#  - an engine built for another fio refuses to load, in one line;
+#  - fio --enghelp=ENGINE shows every option with a help text, each of
+#    them documented in fio/README.md;
+#  - every job file in fio/jobs parses with the engine given on the
+#    command line (and its .env.example, where it has one).
 #
 #   fio/host-test.sh FIO ENGINE.so BADVER_ENGINE.so
 set -u
 FIO=$1 engine=$2 badver=$3
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fails=0 n=0
@@ -65,6 +74,13 @@ for j in d["jobs"]:
         sys.exit("job %s: error %d" % (j["jobname"], j["error"]))
     if j[ddir]["io_bytes"] != want:
         sys.exit("job %s moved %d bytes, not %d" % (j["jobname"], j[ddir]["io_bytes"], want))
+    # issue time at submission: one slat sample an io_u, lat = slat + clat
+    st = j[ddir]
+    if st["slat_ns"]["N"] != st["total_ios"]:
+        sys.exit("job %s: %d slat samples for %d io_us" % (j["jobname"], st["slat_ns"]["N"], st["total_ios"]))
+    lat, parts = st["lat_ns"]["mean"], st["slat_ns"]["mean"] + st["clat_ns"]["mean"]
+    if abs(lat - parts) > 0.01 * lat + 1000:
+        sys.exit("job %s: mean lat %.0f ns, slat + clat %.0f ns" % (j["jobname"], lat, parts))
 lines = [json.loads(l) for l in open(stats)]
 if len(lines) != 2:
     sys.exit("%d counter lines, not 2" % len(lines))
@@ -78,7 +94,7 @@ for c in lines:
     if c["mode"] == "recv_zc" and c["rq_entries"] != c["cqes_data"]:
         sys.exit("recv_zc: %d refill entries for %d data CQEs" % (c["rq_entries"], c["cqes_data"]))
 PY
-) && return 0
+2>&1) && return 0
 	echo "# $name: $why"
 	sed 's/^/# /' "$work/$name.err" | head -n 5
 	return 1
@@ -173,6 +189,65 @@ udp_send send 16k 8 16
 udp_send send_zc 4k 32 8
 [ -n "$have_send_zc_slots" ] && udp_send send_zc_slots 16k 8 16
 
+# A listener whose peer job fails gives up after listen_timeout (2 s
+# here), in one line; without the bound it would wait for ever.
+# peer_fails NAME WHAT TX-OPTION...: rx listens, tx (these options) fails;
+# WHAT is what the listener's line must say ("no connection", ...).
+peer_fails() {
+	local name=$1 what=$2 job=$work/$1.fio t0 t1 rc
+	shift 2
+	port=$((port + 1))
+	{
+		printf '[global]\nioengine=external:%s\nbs=16k\nsize=4m\nport=%d\n' "$engine" "$port"
+		printf '[rx]\nmode=recv\nlisten\nrw=read\nlisten_timeout=2\n'
+		if [ $# -gt 0 ]; then
+			printf '[tx]\nhostname=127.0.0.1\nrw=write\n'
+			printf '%s\n' "$@"
+		fi
+	} >"$job"
+	t0=$(date +%s)
+	timeout 60 "$FIO" --output-format=json "$job" >"$work/$name.json" 2>"$work/$name.err"
+	rc=$? t1=$(date +%s)
+	if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $((t1 - t0)) -le 15 ] &&
+		grep -q "^zcuring_net: job rx: $what on port $port within listen_timeout=2s (did the peer job fail?)$" \
+			"$work/$name.err" &&
+		python3 - "$work/$name.json" <<'PY'
+import json, sys
+s = open(sys.argv[1]).read()
+rx = [j for j in json.loads(s[s.index("{"):])["jobs"] if j["jobname"] == "rx"][0]
+sys.exit(rx["error"] != 110)   # ETIMEDOUT
+PY
+	then
+		ok "$name: the listener fails after listen_timeout ($((t1 - t0)) s)"
+	else
+		notok "$name: the listener fails after listen_timeout (fio rc $rc after $((t1 - t0)) s)"
+		sed 's/^/# /' "$work/$name.err" | head -n 6
+	fi
+}
+# a sender the running kernel refuses (send_zc_slots off the zcuring
+# kernel), else one its options refuse (a datagram larger than UDP's)
+if [ -z "$have_send_zc_slots" ]; then
+	peer_fails peer-refused-by-kernel "no connection" mode=send_zc_slots
+else
+	peer_fails peer-refused-by-options "no connection" mode=send_zc protocol=udp bs=128k
+fi
+# a peer that connects and then sends nothing, nor closes
+port=$((port + 1))
+python3 -c '
+import socket, sys, time
+for _ in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        break
+    except OSError:
+        time.sleep(0.1)
+time.sleep(20)
+' $((port + 1)) &
+silent=$!
+peer_fails peer-silent "a connection but no data"
+kill "$silent" 2>/dev/null
+wait "$silent" 2>/dev/null
+
 # One clear line for a protocol other than tcp and udp, for udp where it
 # does not apply, and for a mode against rw.
 # refused NAME LINE FIO-OPTION...: fio with this engine prints LINE (a
@@ -207,6 +282,52 @@ else
 	notok "an engine for another fio is refused in one line (rc $rc)"
 	sed 's/^/# /' "$work/bv.out"
 fi
+
+# fio --enghelp: fio 3.33 takes the engine's path there (with a "/"), not
+# external:PATH. Every option it shows has a help text and is documented
+# in fio/README.md (as `name`); listen_timeout's default is bounded.
+"$FIO" --enghelp="$engine" >"$work/enghelp.out" 2>&1
+"$FIO" --enghelp="$engine",listen_timeout >"$work/enghelp-lt.out" 2>&1
+why=$(python3 - "$work/enghelp.out" "$work/enghelp-lt.out" "$here/README.md" <<'PY'
+import re, sys
+out, lt, readme = (open(f).read() for f in sys.argv[1:])
+opts = {}
+for line in out.splitlines():
+    m = re.match(r"^(\S+)\s+:\s*(.*)$", line)
+    if not m:
+        sys.exit("not an option line: %r" % line)
+    opts[m.group(1)] = m.group(2)
+for need in ("mode", "port", "listen", "listen_timeout", "zc_stats"):
+    if need not in opts:
+        sys.exit("%s is not shown" % need)
+for name, help in sorted(opts.items()):
+    if not help.strip() or help.strip() == "(null)":
+        sys.exit("%s has no help text" % name)
+    if "`%s`" % name not in readme and "`%s=" % name not in readme:
+        sys.exit("%s is not documented in fio/README.md" % name)
+if not re.search(r"default: 30\b", lt):
+    sys.exit("listen_timeout's default is not 30 (s)")
+print("%d options" % len(opts))
+PY
+2>&1) && ok "--enghelp shows every option with help, all in fio/README.md ($why)" ||
+	{ notok "--enghelp shows every option with help, all in fio/README.md"; echo "# $why"; }
+
+# Every job file parses as it is, the engine on the command line, the
+# environment from its .env.example if it has one (and nothing else).
+for j in "$here"/jobs/*.fio; do
+	envf=${j%.fio}.env.example
+	(
+		for v in $(env | sed -n 's/^\(ZC_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+		if [ -f "$envf" ]; then set -a; . "$envf"; set +a; fi
+		"$FIO" --ioengine=external:"$engine" --parse-only "$j"
+	) >"$work/parse.out" 2>&1
+	if [ $? -eq 0 ] && ! grep -q . "$work/parse.out"; then
+		ok "jobs/$(basename "$j") parses$([ -f "$envf" ] && echo " with $(basename "$envf")")"
+	else
+		notok "jobs/$(basename "$j") parses"
+		sed 's/^/# /' "$work/parse.out" | head -n 4
+	fi
+done
 
 echo "1..$n"
 [ $fails -eq 0 ]

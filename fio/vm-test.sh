@@ -41,6 +41,7 @@ ioengine=external:$engine
 bs=16k
 iodepth=8
 size=${mib}m
+listen_timeout=30
 JOB
 }
 global >"$work/rx.fio"
@@ -57,6 +58,19 @@ done
 
 here=$(dirname "$(readlink -f "$0")")
 
+# Once the senders' fio has ended: a receiver whose sender failed fails by
+# itself within listen_timeout (30 s from its start, so at most 30 s
+# from now, with one line saying so); one stalled mid-stream is killed
+# after 35 s. The receiver's exit status.
+reap_receiver() {
+	for _ in $(seq 350); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$1" 2>/dev/null
+	wait "$1"
+}
+
 # recv_zc in device mode over the e1000e pair, if there is one: the
 # receiver here, bound to the NIC holding 10.7.0.1, the sender in zc-peer.
 dev_run() {
@@ -66,20 +80,20 @@ dev_run() {
 		echo "no e1000e pair (10.7.0.1, namespace zc-peer): scripts/vm-run --e1000e" >"$work/dev.skip"
 		return 0
 	fi
-	export ZC_ENGINE=$engine ZC_IFNAME=$nic ZC_PORT=$((port + 100)) \
-		ZC_SIZE=${mib}m ZC_STATS=$work/rx_dev.stats
-	timeout 120 "$FIO" --output-format=json --section=rx "$here/jobs/recv-zc-device.fio" \
-		</dev/null >"$work/rx_dev.json" 2>"$work/rx_dev.err" &
+	# the job file's environment (recv-zc-device.env.example); the size
+	# and the port of this suite, the counters to a file
+	export ZC_IFNAME=$nic ZC_RX_ADDR=10.7.0.1
+	"$here/jobs/set-options" "$here/jobs/recv-zc-device.fio" size="${mib}m" \
+		port=$((port + 100)) rx:zc_stats="$work/rx_dev.stats" rx:listen_timeout=30 \
+		>"$work/dev.fio" || return 0
+	timeout 120 "$FIO" --ioengine=external:"$engine" --output-format=json --section=rx \
+		"$work/dev.fio" </dev/null >"$work/rx_dev.json" 2>"$work/rx_dev.err" &
 	pid=$!
-	ip netns exec zc-peer timeout 120 "$FIO" --output-format=json --section=tx \
-		"$here/jobs/recv-zc-device.fio" </dev/null >"$work/tx_dev.json" 2>"$work/tx_dev.err"
+	ip netns exec zc-peer timeout 120 "$FIO" --ioengine=external:"$engine" \
+		--output-format=json --section=tx "$work/dev.fio" \
+		</dev/null >"$work/tx_dev.json" 2>"$work/tx_dev.err"
 	rc=$?
-	for _ in $(seq 150); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill "$pid" 2>/dev/null
-	wait "$pid"
+	reap_receiver "$pid"
 	echo "$? $rc" >"$work/dev.rc"
 }
 
@@ -91,13 +105,7 @@ rxpid=$!
 ip netns exec zc-a timeout 120 "$FIO" --output-format=json "$work/tx.fio" \
 	</dev/null >"$work/tx.json" 2>"$work/tx.err"
 txrc=$?
-# a receiver whose sender failed would wait for it: 15 s more at most
-for _ in $(seq 150); do
-	kill -0 "$rxpid" 2>/dev/null || break
-	sleep 0.1
-done
-kill "$rxpid" 2>/dev/null
-wait "$rxpid"
+reap_receiver "$rxpid"
 rxrc=$?
 dev_run
 set -e

@@ -33,6 +33,12 @@
  * Short transfers are finished inside the engine, so fio only ever sees
  * whole io_us (or an error, or end of stream).
  *
+ * An io_u's issue time is set when the engine submits it (commit), as fio's
+ * io_uring engine does: slat is fio's start of the io_u to the submission,
+ * clat the submission to the completion. A listener fails, instead of
+ * waiting for ever, when no connection or no first data comes within
+ * listen_timeout (default 30 s): its peer job failed.
+ *
  * The counters (CQEs per operation, bytes copied or not, re-arms) go to
  * stderr at cleanup, or are appended as one JSON line to zc_stats=<path>.
  *
@@ -67,6 +73,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fio.h"
@@ -119,6 +126,7 @@ struct zc_options {
 	unsigned int zc_tcg_mark;
 	char *zcrx_ifname;
 	unsigned int zcrx_rxq;
+	unsigned long long listen_timeout;	/* usec; 0: wait for ever */
 };
 
 /* user_data: a struct zc_req pointer (8-byte aligned), or one of these */
@@ -160,7 +168,9 @@ struct zc_data {
 	struct sockaddr_in addr;
 	struct io_uring ring;
 	bool ring_ok;
-	unsigned int to_mark;		/* io_us queued since the last commit */
+	/* io_us queued since the last commit: their issue time is due */
+	struct io_u **unissued;
+	unsigned int nr_unissued, unissued_cap;
 
 	/* io_us done, waiting for fio to take them as events */
 	struct io_u **ready;
@@ -346,6 +356,19 @@ static struct fio_option options[] = {
 		.def	= "0",
 		.minval	= 0,
 		.help	= "recv_zc with zcrx_ifname: the receive queue",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_NETIO,
+	},
+	{
+		.name	= "listen_timeout",
+		.lname	= "zcuring_net listen timeout",
+		.type	= FIO_OPT_STR_VAL_TIME,
+		.off1	= offsetof(struct zc_options, listen_timeout),
+		.def	= "30",
+		.is_seconds = 1,
+		.is_time = 1,
+		.help	= "listen: fail when no connection, or no first data, comes within this "
+			  "time (seconds unless suffixed; 0: wait for ever)",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_NETIO,
 	},
@@ -839,6 +862,13 @@ static void reap(struct thread_data *td)
 /* ---------------------------------------------------------------------- */
 /* fio hooks */
 
+/* An io_u queue() completes at once: issued now (fio leaves it to us). */
+static void mark_completed_now(struct thread_data *td, struct io_u *io_u)
+{
+	if (fio_fill_issue_time(td))
+		fio_gettime(&io_u->issue_time, NULL);
+}
+
 static enum fio_q_status zc_queue(struct thread_data *td, struct io_u *io_u)
 {
 	struct zc_data *d = td->io_ops_data;
@@ -846,8 +876,13 @@ static enum fio_q_status zc_queue(struct thread_data *td, struct io_u *io_u)
 
 	fio_ro_check(td, io_u);
 
-	if (!ddir_rw(io_u->ddir))
+	if (!ddir_rw(io_u->ddir)) {
+		mark_completed_now(td, io_u);
 		return FIO_Q_COMPLETED;	/* syncs and trims mean nothing here */
+	}
+	/* more than iodepth between commits: fio should not; commit first */
+	if (d->nr_unissued == d->unissued_cap)
+		return FIO_Q_BUSY;
 
 	memset(r, 0, sizeof(*r));
 	r->io_u = io_u;
@@ -869,6 +904,7 @@ static enum fio_q_status zc_queue(struct thread_data *td, struct io_u *io_u)
 	case ZC_MODE_SEND_ZC_SLOTS:
 		if (d->slots_broken) {
 			io_u->error = EIO;
+			mark_completed_now(td, io_u);
 			return FIO_Q_COMPLETED;
 		}
 		slots_release_held(td, false);
@@ -881,8 +917,36 @@ static enum fio_q_status zc_queue(struct thread_data *td, struct io_u *io_u)
 			return FIO_Q_BUSY;
 		break;
 	}
-	d->to_mark++;
+	d->unissued[d->nr_unissued++] = io_u;
 	return FIO_Q_QUEUED;
+}
+
+/*
+ * The io_us queued since the last commit are with the kernel now: their
+ * issue time is now (clat runs from here to completion, slat from fio's
+ * start of the io_u to here), as fio's io_uring engine does after its
+ * io_uring_enter(); hence FIO_ASYNCIO_SETS_ISSUE_TIME, which tells fio not
+ * to set it itself when queue() returns, before the submission.
+ */
+static void mark_issued(struct thread_data *td)
+{
+	struct zc_data *d = td->io_ops_data;
+	struct timespec now;
+	unsigned int i;
+
+	if (!d->nr_unissued)
+		return;
+	if (fio_fill_issue_time(td)) {
+		fio_gettime(&now, NULL);
+		for (i = 0; i < d->nr_unissued; i++) {
+			d->unissued[i]->issue_time = now;
+			io_u_queued(td, d->unissued[i]);	/* the slat sample */
+		}
+		if (td->o.read_iolog_file)
+			td->last_issue = now;
+	}
+	io_u_mark_submit(td, d->nr_unissued);
+	d->nr_unissued = 0;
 }
 
 static int zc_commit(struct thread_data *td)
@@ -900,10 +964,7 @@ static int zc_commit(struct thread_data *td)
 		td_verror(td, -ret, "io_uring_submit");
 		return ret;
 	}
-	if (d->to_mark) {
-		io_u_mark_submit(td, d->to_mark);
-		d->to_mark = 0;
-	}
+	mark_issued(td);
 	return 0;
 }
 
@@ -919,6 +980,16 @@ static int zc_getevents(struct thread_data *td, unsigned int min,
 	struct __kernel_timespec ts = { .tv_sec = 1 };
 	bool entered = false;
 
+	/*
+	 * fio commits before it waits (min > 0), not before it polls: what
+	 * it queued since goes to the kernel, and gets its issue time, now.
+	 */
+	if (d->nr_unissued) {
+		int ret = zc_commit(td);
+
+		if (ret)
+			return ret;
+	}
 	d->nr_events = 0;
 	for (;;) {
 		struct io_uring_cqe *cqe;
@@ -1372,7 +1443,9 @@ static int zc_init(struct thread_data *td)
 	d->ready_cap = 2 * depth + 8;
 	d->ready = calloc(d->ready_cap, sizeof(*d->ready));
 	d->events = calloc(d->ready_cap, sizeof(*d->events));
-	if (!d->ready || !d->events) {
+	d->unissued_cap = depth;
+	d->unissued = calloc(d->unissued_cap, sizeof(*d->unissued));
+	if (!d->ready || !d->events || !d->unissued) {
 		td_verror(td, ENOMEM, "calloc");
 		return 1;
 	}
@@ -1401,6 +1474,51 @@ static int zc_setup(struct thread_data *td)
 	return 0;
 }
 
+static unsigned long long mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * The listener waits for its peer twice: for the connection, then for its
+ * first data (or its end). Each wait is bounded by listen_timeout (0: no
+ * bound), so that a listener whose peer job
+ * failed (refused at set-up, could not connect, exited) fails instead of
+ * waiting for ever. 0 when @fd is readable; else the job's error is set.
+ */
+static int wait_peer(struct thread_data *td, int fd, unsigned long long deadline,
+		     const char *what)
+{
+	struct zc_options *o = td->eo;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		int ret = poll(&pfd, 1, 200);
+
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR) {
+			td_verror(td, errno, "poll for the peer");
+			return 1;
+		}
+		if (td->terminate) {
+			td_verror(td, EINTR, "poll for the peer");
+			return 1;
+		}
+		if (deadline && mono_usec() >= deadline) {
+			/* no log_info(): it would land in --output-format=json's stdout */
+			log_err(ENGINE ": job %s: %s on port %u within listen_timeout=%llus "
+				"(did the peer job fail?)\n", td->o.name, what, o->port,
+				o->listen_timeout / 1000000);
+			td_verror(td, ETIMEDOUT, what);
+			return 1;
+		}
+	}
+}
+
 static int zc_open_file(struct thread_data *td, struct fio_file *f)
 {
 	struct zc_data *d = td->io_ops_data;
@@ -1409,25 +1527,28 @@ static int zc_open_file(struct thread_data *td, struct fio_file *f)
 
 	if (o->listen) {
 		int state = td->runstate;
-		struct pollfd pfd = { .fd = d->listenfd, .events = POLLIN };
+		unsigned long long deadline = 0;
 
+		if (o->listen_timeout)
+			deadline = mono_usec() + o->listen_timeout;
 		td_set_runstate(td, TD_SETTING_UP);
-		/* no log_info(): it would land in --output-format=json's stdout */
-		for (;;) {
-			int ret = poll(&pfd, 1, 200);
-
-			if (ret > 0)
-				break;
-			if (td->terminate || (ret < 0 && errno != EINTR)) {
-				td_set_runstate(td, state);
-				td_verror(td, ret < 0 ? errno : EINTR, "poll for accept");
-				return 1;
-			}
+		if (wait_peer(td, d->listenfd, deadline, "no connection")) {
+			td_set_runstate(td, state);
+			return 1;
 		}
 		f->fd = accept4(d->listenfd, NULL, NULL, SOCK_CLOEXEC);
 		if (f->fd < 0) {
 			td_set_runstate(td, state);
 			td_verror(td, errno, "accept");
+			return 1;
+		}
+		/* a peer that connected and then stalls: the same bound */
+		if (o->listen_timeout)
+			deadline = mono_usec() + o->listen_timeout;
+		if (wait_peer(td, f->fd, deadline, "a connection but no data")) {
+			close(f->fd);
+			f->fd = -1;
+			td_set_runstate(td, state);
 			return 1;
 		}
 		reset_all_stats(td);
@@ -1597,6 +1718,7 @@ static void zc_cleanup(struct thread_data *td)
 		close(d->listenfd);
 	free(d->ready);
 	free(d->events);
+	free(d->unissued);
 	free(d);
 	td->io_ops_data = NULL;
 }
@@ -1610,7 +1732,8 @@ static struct ioengine_ops zc_ops = {
 	.name			= ENGINE,
 	.version		= FIO_IOOPS_VERSION,
 	.flags			= FIO_DISKLESSIO | FIO_UNIDIR | FIO_PIPEIO |
-				  FIO_NO_OFFLOAD | FIO_BIT_BASED,
+				  FIO_NO_OFFLOAD | FIO_BIT_BASED |
+				  FIO_ASYNCIO_SETS_ISSUE_TIME,
 	.setup			= zc_setup,
 	.init			= zc_init,
 	.queue			= zc_queue,

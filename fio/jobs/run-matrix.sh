@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Compare zcuring_net's modes over loopback at block sizes 1k, 4k, 16k and
 # 64k and queue depths 1, 8 and 32 (recv-modes.fio, send-modes.fio), with
-# fio's net engine at depth 1 as the reference (net-baseline.fio). Modes
+# fio's net engine at depth 1 as the reference (net-baseline.fio). Every
+# point runs a copy of one of those job files with its values set by
+# set-options (kept in ZC_OUT as TAG.fio), the engine on fio's command
+# line. Modes
 # the running kernel lacks (recv_zc and send_zc_slots off the zcuring
 # kernel) are reported as such and skipped.
 #
@@ -27,11 +30,10 @@ FIO=${FIO:-fio}
 [ -f "$engine" ] || { echo "run-matrix: no engine at $engine" >&2; exit 1; }
 engine=$(cd "$(dirname "$engine")" && pwd)/$(basename "$engine")
 
-export ZC_ENGINE=$engine
-export ZC_RUNTIME=${ZC_RUNTIME:-5}
-export ZC_CPUS=${ZC_CPUS:-0}
-export ZC_FLUSH_EVERY=${ZC_FLUSH_EVERY:-32}
-export ZC_NODELAY=${ZC_NODELAY:-0}
+runtime=${ZC_RUNTIME:-5}
+cpus=${ZC_CPUS:-0}
+flush_every=${ZC_FLUSH_EVERY:-32}
+nodelay=${ZC_NODELAY:-0}
 modes=${ZC_MODES:-"net recv recv_zc send send_zc send_zc_slots"}
 bss=${ZC_BSS:-"1k 4k 16k 64k"}
 qds=${ZC_QDS:-"1 8 32"}
@@ -68,16 +70,25 @@ for mode in $modes; do
 			[ "$mode" = net ] && [ "$qd" != 1 ] && continue
 			port=$((port + 1))
 			tag=$mode-bs$bs-qd$qd
-			export ZC_MODE=$mode ZC_BS=$bs ZC_QD=$qd ZC_PORT=$port ZC_STATS=$out/$tag.stats
-			rm -f "$ZC_STATS"
-			if ! timeout $((ZC_RUNTIME * 4 + 60)) "$FIO" --output-format=json "$here/$job" \
+			stats=$out/$tag.stats
+			rm -f "$stats"
+			set -- bs="$bs" port="$port" cpus_allowed="$cpus" tx:runtime="$runtime"
+			case $mode in
+			net) ;;
+			recv*) set -- "$@" iodepth="$qd" nodelay="$nodelay" zc_stats="$stats" rx:mode="$mode" ;;
+			*) set -- "$@" iodepth="$qd" nodelay="$nodelay" zc_stats="$stats" tx:mode="$mode" \
+				tx:zc_flush_every="$flush_every" ;;
+			esac
+			"$here/set-options" "$here/$job" "$@" >"$out/$tag.fio" || exit 1
+			if ! timeout $((runtime * 4 + 60)) "$FIO" --ioengine=external:"$engine" \
+				--output-format=json "$out/$tag.fio" \
 				>"$out/$tag.json" 2>"$out/$tag.err"; then
 				printf '%-14s %-4s %5s %3s  FAILED: %s\n' "$mode" "$side" "$bs" "$qd" \
 					"$(grep -v '^{' "$out/$tag.err" | head -n1)"
 				echo "$mode,$side,$bs,$qd,,,,failed" >>"$csv"
 				continue
 			fi
-			python3 - "$out/$tag.json" "$ZC_STATS" "$mode" "$side" "$bs" "$qd" "$csv" <<'PY'
+			python3 - "$out/$tag.json" "$stats" "$mode" "$side" "$bs" "$qd" "$csv" <<'PY'
 import json, os, sys
 out, stats, mode, side, bs, qd, csv = sys.argv[1:]
 s = open(out).read()
