@@ -43,6 +43,29 @@ ncpus() {
 	nproc 2>/dev/null || echo 2
 }
 
+# Configure and build user space in build/$1 with Ninja: the compilers of
+# $2 ("" for the default ones, "clang" for clang and clang++), further cmake
+# arguments after it. Logs: build/$1.log (configure), build/ninja-$1.log
+# (build/ninja.log for build/cmake).
+zc_build_user() {
+	local dir=$1 cc=$2 nlog
+	shift 2
+	nlog=$ZC_BUILD/ninja-$dir.log
+	[ "$dir" = cmake ] && nlog=$ZC_BUILD/ninja.log
+	mkdir -p "$ZC_BUILD"
+	log "building user space in ${ZC_BUILD#$ZC_TOP/}/$dir${cc:+ with $cc} (log: ${ZC_BUILD#$ZC_TOP/}/$dir.log, ${nlog#$ZC_TOP/})"
+	if [ "$cc" = clang ]; then
+		need_cmd clang clang++
+		set -- -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ "$@"
+	fi
+	cmake -S "$ZC_TOP" -B "$ZC_BUILD/$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DZC_BUILD_DIR="$ZC_BUILD" "$@" \
+		>"$ZC_BUILD/$dir.log" 2>&1 ||
+		{ tail -n 30 "$ZC_BUILD/$dir.log" >&2; die "cmake configure of build/$dir failed"; }
+	ninja -C "$ZC_BUILD/$dir" >"$nlog" 2>&1 ||
+		{ grep -E 'error|FAILED' "$nlog" | head -n 30 >&2; die "user-space build in build/$dir failed"; }
+}
+
 # Everything a VM run needs, for kernel flavour $1: host packages and
 # virtme-ng, build/linux from patches/, the kernel, the patched uapi
 # headers and all user space (build/cmake). Leaves the seconds each part
@@ -75,12 +98,8 @@ zc_build_all() {
 	# fio's configured source (idempotent): without it the fio engine,
 	# its host test and its VM jobs are not built.
 	"$ZC_TOP/scripts/fio-headers"
-	log "building user space (log: ${ZC_BUILD#$ZC_TOP/}/cmake.log, ${ZC_BUILD#$ZC_TOP/}/ninja.log)"
-	cmake -S "$ZC_TOP" -B "$ZC_BUILD/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-		-DZC_VM_KERNEL="$1" >"$ZC_BUILD/cmake.log" 2>&1 ||
-		{ tail -n 30 "$ZC_BUILD/cmake.log" >&2; die "cmake configure failed"; }
-	ninja -C "$ZC_BUILD/cmake" >"$ZC_BUILD/ninja.log" 2>&1 ||
-		{ grep -E 'error|FAILED' "$ZC_BUILD/ninja.log" | head -n 30 >&2; die "user-space build failed"; }
+	# All user space, and what needs the tree: the selftests, the VM suite.
+	zc_build_user cmake "" -DZC_VM_KERNEL="$1" -DZC_KERNEL_TESTS=ON
 	ZC_T_PREPARE=$((t1 - t0))
 	ZC_T_KERNEL=$((t2 - t1))
 	ZC_T_USER=$(($(date +%s) - t2))

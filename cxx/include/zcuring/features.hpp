@@ -23,7 +23,7 @@ struct features {
 	bool send_zc_flush = false;  // IORING_OP_SEND_ZC_FLUSH (zcuring series, patch 0026)
 	bool recv_zc = false;        // IORING_OP_RECV_ZC, device-less (zcuring series, 7.1+)
 	bool recv_zc_device = false; // zcrx is there, but only for a NIC queue
-	std::string send_zc_why, slots_why, recv_zc_why;
+	std::string send_zc_why{}, slots_why{}, recv_zc_why{};
 };
 
 namespace detail {

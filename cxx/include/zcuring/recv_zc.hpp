@@ -74,7 +74,7 @@ struct zcrx_options {
 	unsigned rq_entries = 4096;         // fill-ring entries, a power of two
 	// Device mode: the NIC (if_nametoindex()) and its receive queue.
 	// Unset: device-less.
-	std::optional<unsigned> if_index;
+	std::optional<unsigned> if_index{};
 	unsigned rx_queue = 0;
 	// When the device cannot: -ENODEV (no such interface), -EOPNOTSUPP
 	// (a driver that cannot fill a queue from a pool: lo, veth,

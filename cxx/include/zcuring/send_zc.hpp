@@ -51,7 +51,7 @@ struct zc_notification {
 struct zc_options {
 	int msg_flags = 0;
 	// The data lies in registered buffer buf_index (IORING_RECVSEND_FIXED_BUF).
-	std::optional<unsigned> buf_index;
+	std::optional<unsigned> buf_index{};
 	// Ask the kernel whether it had to copy (detail::send_zc_report_usage).
 	bool report_usage = true;
 	// Wait for the socket to be writable before trying to send
