@@ -295,7 +295,7 @@ static uint64_t run_mshot(int fd, size_t size, unsigned long *cqes)
 struct zc {
 	struct io_uring ring;
 	struct io_uring_zcrx_ifq_reg reg;
-	struct zcrx_rq rq;
+	struct io_uring_zcrx_rq rq;
 	uint8_t *pool;
 	void *rq_mem;
 	size_t pool_len, rq_len;
@@ -356,7 +356,7 @@ static void zc_setup(struct zc *z, size_t size, unsigned int if_idx)
 	struct io_uring_query_zcrx q;
 	int ret;
 
-	ret = zcrx_query(&q);
+	ret = zcuring_zcrx_query(&q);
 	if (ret)
 		die("this kernel has no zero-copy receive", ret);
 	if (!if_idx && !(q.register_flags & ZCRX_REG_NODEV))
@@ -365,7 +365,7 @@ static void zc_setup(struct zc *z, size_t size, unsigned int if_idx)
 	if (ret)
 		die("io_uring_queue_init", ret);
 	z->pool_len = size * 4 > (8 << 20) ? size * 4 : (8 << 20);
-	z->rq_len = (zcrx_rq_bytes(&q, 4096) + 4095) & ~4095UL;
+	z->rq_len = (zcuring_zcrx_rq_bytes(&q, 4096) + 4095) & ~4095UL;
 	z->pool = mmap(NULL, z->pool_len, PROT_READ | PROT_WRITE,
 		       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
 	z->rq_mem = mmap(NULL, z->rq_len, PROT_READ | PROT_WRITE,
@@ -375,7 +375,7 @@ static void zc_setup(struct zc *z, size_t size, unsigned int if_idx)
 	/* the forked sender needs no copy of the pinned pool */
 	if (madvise(z->pool, z->pool_len, MADV_DONTFORK))
 		die("madvise", errno);
-	ret = zcrx_register_area(z->ring.ring_fd, if_idx, 0, z->pool, z->pool_len,
+	ret = zcuring_zcrx_register(&z->ring, if_idx, 0, z->pool, z->pool_len,
 				 z->rq_mem, z->rq_len, 4096, &z->reg, &z->rq);
 	if (ret == -EEXIST)
 		die("the queue is bound to another ring", EEXIST);
@@ -421,7 +421,7 @@ static uint64_t run_zc(struct zc *z, int fd, size_t size, unsigned long *cqes)
 		unsigned int head, n = 0;
 
 		if (!armed) {
-			io_uring_prep_recv_zc(get_sqe(ring), fd, 0, z->reg.zcrx_id);
+			zcuring_prep_recv_zc(get_sqe(ring), fd, 0, z->reg.zcrx_id);
 			armed = true;
 		}
 		ret = io_uring_submit_and_wait(ring, 1);
@@ -430,19 +430,19 @@ static uint64_t run_zc(struct zc *z, int fd, size_t size, unsigned long *cqes)
 		io_uring_for_each_cqe(ring, head, cqe) {
 			n++;
 			if (cqe->flags & IORING_CQE_F_MORE) {
-				uint64_t off = zcrx_cqe(cqe)->off;
+				uint64_t off = zcuring_zcrx_cqe(cqe)->off;
 
 				check(z->pool + (off & ~IORING_ZCRX_AREA_MASK), cqe->res, got);
 				got += cqe->res;
 				/* the application is done with SIZE bytes at a time */
-				if (!zcrx_rq_space(&z->rq)) {
-					zcrx_rq_publish(&z->rq);
-					zcrx_flush(ring->ring_fd, z->reg.zcrx_id);
+				if (!zcuring_zcrx_rq_space(&z->rq)) {
+					zcuring_zcrx_rq_publish(&z->rq);
+					zcuring_zcrx_flush(ring, z->reg.zcrx_id);
 				}
-				zcrx_rq_return(&z->rq, off, cqe->res);
+				zcuring_zcrx_rq_return(&z->rq, off, cqe->res);
 				since_return += cqe->res;
 				if (since_return >= size) {
-					zcrx_rq_publish(&z->rq);
+					zcuring_zcrx_rq_publish(&z->rq);
 					since_return = 0;
 				}
 				continue;
@@ -451,7 +451,7 @@ static uint64_t run_zc(struct zc *z, int fd, size_t size, unsigned long *cqes)
 			if (cqe->res == 0)
 				done = true;
 			else if (cqe->res == -ENOMEM || cqe->res == -ENOSPC)
-				zcrx_rq_publish(&z->rq);	/* and re-arm */
+				zcuring_zcrx_rq_publish(&z->rq);	/* and re-arm */
 			else
 				die("recv_zc", cqe->res);
 		}

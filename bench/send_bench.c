@@ -38,8 +38,10 @@
 #include <linux/sockios.h>
 #include <time.h>
 
-#include "lib/uring.h"
-#include "lib/net.h"
+#include <liburing.h>
+#include <zcuring/zc_slots.h>
+
+#include "testlib/net.h"
 
 #define DEPTH 32
 
@@ -139,8 +141,9 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 		      bool flush_op, bool fixed, struct stats *st)
 {
 	uint64_t tag = 1ull << 63;
-	struct zc_ring ring;
-	struct io_uring_cqe cqe;
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 8 * DEPTH };
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
 	unsigned long submitted = 0, done = 0, notified = 0;
 	unsigned long nbuf = send_buffers(size);
 	/* sends per generation of the slot, by generation number */
@@ -148,13 +151,11 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 	uint8_t *buf;
 	int ret;
 
-	ret = zc_ring_init(&ring, 2 * DEPTH, 0, 8 * DEPTH);
+	ret = io_uring_queue_init_params(2 * DEPTH, &ring, &p);
 	if (ret)
 		die("io_uring_setup", ret);
 	if (flush_every) {
-		struct io_uring_send_zc_slots_reg reg = { .tags = (uintptr_t)&tag, .nr = 1 };
-
-		ret = zc_sys_register(ring.fd, IORING_REGISTER_SEND_ZC_SLOTS, &reg, 1);
+		ret = zcuring_zc_slots_register(&ring, &tag, 1, 0);
 		if (ret)
 			die("register slots (kernel without the zcuring series?)", ret);
 	}
@@ -166,7 +167,7 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 	if (fixed) {
 		struct iovec iov = { .iov_base = buf, .iov_len = nbuf * size };
 
-		ret = zc_sys_register(ring.fd, IORING_REGISTER_BUFFERS, &iov, 1);
+		ret = io_uring_register_buffers(&ring, &iov, 1);
 		if (ret)
 			die("register buffers", ret);
 	}
@@ -177,8 +178,8 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 		while (submitted < count && submitted - done < DEPTH &&
 		       submitted - notified < nbuf) {
 			/* room for the send and the flush that may follow it */
-			struct io_uring_sqe *sqe = zc_get_sqe(&ring), *fsqe;
-			uint16_t flags = IORING_SEND_ZC_REPORT_USAGE;
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring), *fsqe;
+			unsigned int flags = IORING_SEND_ZC_REPORT_USAGE;
 			bool last = false;
 
 			if (fixed)
@@ -186,68 +187,66 @@ static void run_uring(int fd, size_t size, unsigned long count, int flush_every,
 
 			if (!sqe)
 				break;
+			/* a full TCP send buffer: io_uring retries, no short send */
+			io_uring_prep_send_zc(sqe, fd, buf + (submitted % nbuf) * size,
+					      size, MSG_WAITALL, flags);
+			io_uring_sqe_set_data64(sqe, submitted);
 			if (flush_every) {
-				flags |= IORING_SEND_ZC_SLOT;
 				gen_size[gen % GENS]++;
 				last = (submitted + 1) % flush_every == 0 ||
 				       submitted + 1 == count;
-				if (last && !flush_op)
-					flags |= IORING_SEND_ZC_SLOT_FLUSH;
+				zcuring_sqe_set_zc_slot(sqe, 0, last && !flush_op);
 			}
-			zc_prep_send_zc(sqe, fd, buf + (submitted % nbuf) * size,
-					size, flags, submitted);
-			/* a full TCP send buffer: io_uring retries, no short send */
-			sqe->msg_flags = MSG_WAITALL;
 			if (last && flush_op) {
-				fsqe = zc_get_sqe(&ring);
+				fsqe = io_uring_get_sqe(&ring);
 				if (!fsqe)
 					die("SQ full", -EBUSY);
-				fsqe->opcode = IORING_OP_SEND_ZC_FLUSH;
-				fsqe->fd = -1;
-				fsqe->send_zc_slot = 0;
-				fsqe->user_data = FLUSH_UD;
+				zcuring_prep_send_zc_flush(fsqe, 0, 0);
+				io_uring_sqe_set_data64(fsqe, FLUSH_UD);
 				st->flushes++;
 			}
 			if (last)
 				gen++;
 			submitted++;
 		}
-		ret = zc_submit_wait(&ring, 1);
+		ret = io_uring_submit_and_wait(&ring, 1);
 		if (ret < 0 && ret != -EINTR)
 			die("io_uring_enter", ret);
-		while (zc_peek_cqe(&ring)) {
-			ret = zc_wait_cqe(&ring, &cqe, NULL);
+		while (!io_uring_peek_cqe(&ring, &cqe)) {
+			struct io_uring_cqe c = *cqe;
+
+			io_uring_cqe_seen(&ring, cqe);
 			st->cqes++;
-			if (cqe.user_data == FLUSH_UD) {
+			if (c.user_data == FLUSH_UD) {
 				/* the generation it closed: sends joined it first */
-				if (cqe.res < 0)
-					die("IORING_OP_SEND_ZC_FLUSH", cqe.res);
+				if (c.res < 0)
+					die("IORING_OP_SEND_ZC_FLUSH", c.res);
 				continue;
 			}
-			if (!(cqe.flags & IORING_CQE_F_NOTIF)) {
-				if (cqe.res != (int)size)
-					die("send", cqe.res < 0 ? cqe.res : -EIO);
+			if (!(c.flags & IORING_CQE_F_NOTIF)) {
+				if (c.res != (int)size)
+					die("send", c.res < 0 ? c.res : -EIO);
 				done++;
 				continue;
 			}
 			if (flush_every) {
 				/* one notification for the sends of a generation */
-				unsigned int g = cqe.res & ~IORING_NOTIF_USAGE_ZC_COPIED;
+				unsigned int g = c.res & ~IORING_NOTIF_USAGE_ZC_COPIED;
 				unsigned int n = gen_size[g % GENS];
 
 				gen_size[g % GENS] = 0;
-				if (cqe.res & IORING_NOTIF_USAGE_ZC_COPIED)
+				if (c.res & IORING_NOTIF_USAGE_ZC_COPIED)
 					st->copied += n;
 				notified += n;
 			} else {
-				if (cqe.res & IORING_NOTIF_USAGE_ZC_COPIED)
+				if (c.res & IORING_NOTIF_USAGE_ZC_COPIED)
 					st->copied++;
 				notified++;
 			}
 		}
 	}
 	section_stop(fd);
-	zc_ring_exit(&ring);
+	io_uring_queue_exit(&ring);
 	munmap(buf, nbuf * size);
 }
 

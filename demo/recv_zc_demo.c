@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "lib/net.h"
+#include "testlib/net.h"
 
 #define SEED 0x7a11
 #define POOL (4 << 20)
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	struct io_uring_query_zcrx q;
 	unsigned long cqes = 0, rearms = 0;
 	uint64_t total, got = 0;
-	struct zcrx_rq rq;
+	struct io_uring_zcrx_rq rq;
 	struct io_uring ring;
 	struct timespec t0, t1;
 	bool armed = false, done = false;
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	total = (uint64_t)(argc > 5 ? strtoul(argv[5], NULL, 0) : 32) << 20;
-	ret = zcrx_query(&q);
+	ret = zcuring_zcrx_query(&q);
 	if (ret || !(q.register_flags & ZCRX_REG_NODEV))
 		fail("this kernel has no device-less zero-copy receive (zcuring series)",
 		     ret ? ret : -EOPNOTSUPP);
@@ -76,12 +76,12 @@ int main(int argc, char **argv)
 	ret = io_uring_queue_init_params(16, &ring, &p);
 	if (ret)
 		fail("io_uring_queue_init", ret);
-	rq_len = (zcrx_rq_bytes(&q, 1024) + 4095) & ~4095UL;
+	rq_len = (zcuring_zcrx_rq_bytes(&q, 1024) + 4095) & ~4095UL;
 	pool = mmap(NULL, POOL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	rq_mem = mmap(NULL, rq_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (pool == MAP_FAILED || rq_mem == MAP_FAILED)
 		fail("mmap", -errno);
-	ret = zcrx_register_nodev(ring.ring_fd, pool, POOL, rq_mem, rq_len, 1024, &reg, &rq);
+	ret = zcuring_zcrx_register_nodev(&ring, pool, POOL, rq_mem, rq_len, 1024, &reg, &rq);
 	if (ret)
 		fail("register the pool", ret);
 
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 
 			if (!sqe)
 				fail("no SQE", -EBUSY);
-			io_uring_prep_recv_zc(sqe, rx, 0, reg.zcrx_id);
+			zcuring_prep_recv_zc(sqe, rx, 0, reg.zcrx_id);
 			armed = true;
 		}
 		ret = io_uring_submit_and_wait(&ring, 1);
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 		io_uring_for_each_cqe(&ring, head, cqe) {
 			n++;
 			if (cqe->flags & IORING_CQE_F_MORE) {
-				uint64_t off = zcrx_cqe(cqe)->off;
+				uint64_t off = zcuring_zcrx_cqe(cqe)->off;
 
 				if (zc_pattern_check(pool + (off & ~IORING_ZCRX_AREA_MASK),
 						     cqe->res, SEED, got) != -1) {
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 				}
 				got += cqe->res;
 				cqes++;
-				zcrx_rq_return(&rq, off, cqe->res);
+				zcuring_zcrx_rq_return(&rq, off, cqe->res);
 				continue;
 			}
 			armed = false;
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 				fail("recv_zc", cqe->res);
 		}
 		io_uring_cq_advance(&ring, n);
-		zcrx_rq_publish(&rq);
+		zcuring_zcrx_rq_publish(&rq);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))

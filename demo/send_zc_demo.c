@@ -6,13 +6,15 @@
  *
  *   send_zc_demo LABEL NS_TX NS_RX RX_IP [MiB]     ("-" = current netns)
  */
+#include <liburing.h>
+#include <zcuring/compat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 
-#include "lib/uring.h"
-#include "lib/net.h"
+#include "testlib/net.h"
 
 #define SEND_SIZE (64 << 10)
 #define BATCH 8
@@ -36,8 +38,8 @@ int main(int argc, char **argv)
 {
 	const char *label, *ns_tx, *ns_rx, *ip;
 	unsigned long total, sent = 0, verified = 0, copied = 0, zc = 0, cqes = 0;
-	struct zc_ring ring;
-	struct io_uring_cqe cqe;
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
 	uint8_t *buf, *rbuf;
 	int tx, rx, ret;
 	double t0, dt;
@@ -52,7 +54,7 @@ int main(int argc, char **argv)
 	ip = argv[4];
 	total = (argc > 5 ? strtoul(argv[5], NULL, 0) : 32) << 20;
 
-	ret = zc_ring_init(&ring, 2 * BATCH, 0, 0);
+	ret = io_uring_queue_init(2 * BATCH, &ring, 0);
 	if (ret)
 		fail("io_uring_setup", ret);
 	ret = zc_pair_at(ns_tx, ns_rx, AF_INET, SOCK_STREAM, ip, &tx, &rx);
@@ -67,30 +69,33 @@ int main(int argc, char **argv)
 	t0 = now();
 	while (sent < total) {
 		for (int i = 0; i < BATCH; i++) {
-			struct io_uring_sqe *sqe = zc_get_sqe(&ring);
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 
 			zc_pattern_fill(buf + i * SEND_SIZE, SEND_SIZE, SEED,
 					sent + (uint64_t)i * SEND_SIZE);
-			sqe->opcode = IORING_OP_SEND_ZC;
-			sqe->fd = tx;
-			sqe->addr = (uintptr_t)(buf + i * SEND_SIZE);
-			sqe->len = SEND_SIZE;
-			sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE;
-			sqe->user_data = i;
+			io_uring_prep_send_zc(sqe, tx, buf + i * SEND_SIZE, SEND_SIZE,
+					      0, IORING_SEND_ZC_REPORT_USAGE);
+			io_uring_sqe_set_data64(sqe, i);
 		}
-		ret = zc_submit(&ring);
+		ret = io_uring_submit(&ring);
 		if (ret != BATCH)
 			fail("submit", ret < 0 ? ret : -EIO);
 		/* A completion and a notification per send. */
 		for (int i = 0; i < 2 * BATCH; i++) {
-			ret = zc_wait_cqe(&ring, &cqe, NULL);
+			unsigned int flags;
+			int res;
+
+			ret = io_uring_wait_cqe(&ring, &cqe);
 			if (ret)
 				fail("wait", ret);
+			flags = cqe->flags;
+			res = cqe->res;
+			io_uring_cqe_seen(&ring, cqe);
 			cqes++;
-			if (!(cqe.flags & IORING_CQE_F_NOTIF)) {
-				if (cqe.res != SEND_SIZE)
-					fail("send", cqe.res < 0 ? cqe.res : -EIO);
-			} else if (cqe.res & IORING_NOTIF_USAGE_ZC_COPIED) {
+			if (!(flags & IORING_CQE_F_NOTIF)) {
+				if (res != SEND_SIZE)
+					fail("send", res < 0 ? res : -EIO);
+			} else if ((unsigned int)res & IORING_NOTIF_USAGE_ZC_COPIED) {
 				copied++;
 			} else {
 				zc++;
@@ -115,6 +120,6 @@ int main(int argc, char **argv)
 	       (double)cqes / (zc + copied), (sent >> 20) / dt);
 	close(tx);
 	close(rx);
-	zc_ring_exit(&ring);
+	io_uring_queue_exit(&ring);
 	return 0;
 }

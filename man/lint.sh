@@ -4,7 +4,7 @@
 #  - every page through mandoc -Tlint -Wwarning, or, without mandoc,
 #    groff -man -ww -z; any warning fails;
 #  - an alias page is exactly one ".so man3/PAGE.3" line, and PAGE exists;
-#  - every function declared static inline in uapi/include/zcuring/*.h has
+#  - every function declared static inline in include/zcuring/*.h has
 #    a page or an alias, whose NAME section names it and whose SYNOPSIS
 #    shows the prototype as the header declares it;
 #  - every SEE ALSO target is a page of man/ or one of the outside pages
@@ -89,7 +89,7 @@ section() {
 }
 
 # 3. Every static inline function of the C headers: page, NAME, prototype.
-for h in "$root"/uapi/include/zcuring/*.h; do
+for h in "$root"/include/zcuring/*.h; do
 	# "name<TAB>prototype" for each static inline definition
 	while IFS=$'\t' read -r fn proto; do
 		page=$(resolve "man3/$fn.3")

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The test network, sourced by run-guest.sh: namespaces zc-a (sender) and
 # zc-b (receiver) joined by veth, IPv4 10.91.0.0/24 and IPv6 fd00:91::/64
-# (no DAD, so addresses work at once). Names match selftests/lib/net.h.
+# (no DAD, so addresses work at once). Names match testlib/net.h.
 
 zc_netns_up() {
 	zc_netns_down 2>/dev/null

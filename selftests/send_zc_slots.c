@@ -9,7 +9,7 @@
 
 #include "lib/uring.h"
 #include "kselftest_harness.h"
-#include "lib/net.h"
+#include "testlib/net.h"
 #include "lib/dgram.h"
 
 #define NR_BUFS 32

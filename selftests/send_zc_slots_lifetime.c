@@ -17,7 +17,7 @@
 
 #include "lib/uring.h"
 #include "kselftest_harness.h"
-#include "lib/net.h"
+#include "testlib/net.h"
 #include "lib/priv.h"
 
 #define TAG 0x5107000000000000ull

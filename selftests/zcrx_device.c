@@ -26,7 +26,7 @@
 #include "lib/uring.h"
 #include "lib/debugfs.h"
 #include "kselftest_harness.h"
-#include "lib/net.h"
+#include "testlib/net.h"
 #include "lib/zcrx.h"
 #include "lib/priv.h"
 

@@ -28,7 +28,7 @@
 #include "lib/uring.h"
 #include "lib/debugfs.h"
 #include "kselftest_harness.h"
-#include "lib/net.h"
+#include "testlib/net.h"
 #include "lib/zcrx.h"
 
 #define MAX_N		2000		/* fault sites tried per operation */
@@ -358,13 +358,7 @@ static int zcrx_map_rq(struct zc_ring *r, struct zc_zcrx *z)
 /* After a successful registration and mapping: the refill ring's view. */
 static void zcrx_bind(struct zc_zcrx *z)
 {
-	uint8_t *base = z->rq_mem;
-
-	z->khead = (uint32_t *)(base + z->reg.offsets.head);
-	z->ktail = (uint32_t *)(base + z->reg.offsets.tail);
-	z->rqes = (struct io_uring_zcrx_rqe *)(base + z->reg.offsets.rqes);
-	z->rq_mask = z->reg.rq_entries - 1;
-	z->rq_tail = 0;
+	zcuring_zcrx_rq_init(&z->rq, z->rq_mem, &z->reg);
 }
 
 static int zcrx_setup(struct zc_ring *r, struct zc_zcrx *z, bool rq_kernel)
@@ -461,8 +455,8 @@ static void assert_instance_works(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, z->reg.zcrx_id) TH_LOG("n=%u", n);
 	ASSERT_EQ(pinned_want, zc_vm_pinned_kb())
 		TH_LOG("n=%u: VmPin of a registered instance", n);
-	ASSERT_EQ(0, *z->khead) TH_LOG("n=%u", n);
-	ASSERT_EQ(0, *z->ktail) TH_LOG("n=%u", n);
+	ASSERT_EQ(0, *z->rq.khead) TH_LOG("n=%u", n);
+	ASSERT_EQ(0, *z->rq.ktail) TH_LOG("n=%u", n);
 	ASSERT_EQ(0, ctrl_flush(r, 0)) TH_LOG("n=%u", n);
 	ASSERT_EQ(-ENXIO, ctrl_flush(r, 1)) TH_LOG("n=%u", n);
 	nop_round_trip(_metadata, r);

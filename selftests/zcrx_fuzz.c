@@ -47,7 +47,7 @@
 #include <linux/time_types.h>
 
 #include "lib/uring.h"
-#include "lib/net.h"
+#include "testlib/net.h"
 #include "lib/zcrx.h"
 
 #define DEFAULT_SEED	0x2cc5f022ull

@@ -91,7 +91,7 @@
 
 #include "lib/uring.h"
 #include "kselftest_harness.h"
-#include "lib/net.h"
+#include "testlib/net.h"
 #include "lib/zcrx.h"
 
 #define SEED 0x10adULL

@@ -15,7 +15,7 @@
 
 #include "lib/uring.h"
 #include "kselftest_harness.h"
-#include "lib/net.h"
+#include "testlib/net.h"
 #include "lib/zcrx.h"
 #include "lib/priv.h"
 
@@ -445,7 +445,7 @@ TEST_F(recv_zc_edge, garbage_returns)
 	zc_zcrx_queue(&self->z, 1ULL << 48, 0);		/* area 1 */
 	zc_zcrx_queue(&self->z, ~0ULL, 0);
 	zc_zcrx_queue(&self->z, 0, 0);
-	self->z.rqes[(self->z.rq_tail - 1) & self->z.rq_mask].__pad = 7;
+	self->z.rq.rqes[(self->z.rq.rq_tail - 1) & (self->z.rq.ring_entries - 1)].__pad = 7;
 	zc_zcrx_publish(&self->z);
 	/*
 	 * 12 free chunks and the one handed back: 13 more pages fit before
@@ -492,11 +492,11 @@ TEST_F(recv_zc_edge, stale_refill_entries_never_free_a_held_chunk)
 		ASSERT_LE(0, rx_step(_metadata, &self->rx));
 
 	/* republish a whole ring of entries we did not write */
-	self->z.rq_tail += entries;
+	self->z.rq.rq_tail += entries;
 	zc_zcrx_publish(&self->z);
 	ASSERT_EQ(0, zc_zcrx_flush(&self->ring, &self->z));
 	/* and a tail far ahead, then back where it was */
-	*self->z.ktail = self->z.rq_tail + 12345;
+	*self->z.rq.ktail = self->z.rq.rq_tail + 12345;
 	ASSERT_EQ(0, zc_zcrx_flush(&self->ring, &self->z));
 	zc_zcrx_publish(&self->z);
 	ASSERT_EQ(0, zc_zcrx_flush(&self->ring, &self->z));

@@ -88,8 +88,8 @@ TEST_F(zcrx_reg, nodev_kernel_region_mmap)
 	ASSERT_EQ(0, zc_zcrx_setup(&self->ring, &self->z, AREA_LEN, 64, true));
 	EXPECT_EQ(0x30000000ULL, self->z.rd.mmap_offset);
 	/* the mapping is the ring: the kernel initialised head and tail */
-	EXPECT_EQ(0, *self->z.khead);
-	EXPECT_EQ(0, *self->z.ktail);
+	EXPECT_EQ(0, *self->z.rq.khead);
+	EXPECT_EQ(0, *self->z.rq.ktail);
 	ASSERT_EQ(0, zc_zcrx_setup(&self->ring, &z2, AREA_LEN, 64, true));
 	EXPECT_EQ(1, z2.reg.zcrx_id);
 	EXPECT_EQ(0x30000000ULL + (1 << 16), z2.rd.mmap_offset);
@@ -586,8 +586,8 @@ TEST_F(zcrx_reg, ctrl_flush)
 	zc_zcrx_queue(&self->z, 1ULL << 48, 0);			/* area 1 */
 	zc_zcrx_queue(&self->z, 0, 0);				/* never posted */
 	zc_zcrx_queue(&self->z, (1ULL << 48) - 1, 0);
-	self->z.rqes[self->z.rq_tail & self->z.rq_mask].__pad = 1;
-	self->z.rq_tail++;
+	self->z.rq.rqes[self->z.rq.rq_tail & (self->z.rq.ring_entries - 1)].__pad = 1;
+	self->z.rq.rq_tail++;
 	zc_zcrx_publish(&self->z);
 	ASSERT_EQ(5, zc_zcrx_queued(&self->z));
 	ASSERT_EQ(0, ctrl(&self->ring, &c, 0));

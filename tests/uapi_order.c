@@ -55,18 +55,18 @@ int main(void)
 {
 	struct io_uring_sqe sqe;
 
-	io_uring_prep_recv_zc(&sqe, 7, 100, 3);
+	zcuring_prep_recv_zc(&sqe, 7, 100, 3);
 	if (sqe.opcode != 58 || sqe.fd != 7 || sqe.len != 100 ||
 	    sqe.ioprio != IORING_RECV_MULTISHOT ||
 	    *(unsigned int *)((char *)&sqe + 44) != 3) {
-		printf("not ok 1 io_uring_prep_recv_zc\n");
+		printf("not ok 1 zcuring_prep_recv_zc\n");
 		return 1;
 	}
 	io_uring_prep_send_zc(&sqe, 7, NULL, 0, 0, 0);
-	io_uring_sqe_set_zc_slot(&sqe, 513, 1);
+	zcuring_sqe_set_zc_slot(&sqe, 513, 1);
 	if (*(unsigned short *)((char *)&sqe + 46) != 513 ||
 	    sqe.ioprio != (IORING_SEND_ZC_SLOT | IORING_SEND_ZC_SLOT_FLUSH)) {
-		printf("not ok 1 io_uring_sqe_set_zc_slot\n");
+		printf("not ok 1 zcuring_sqe_set_zc_slot\n");
 		return 1;
 	}
 #ifndef LIBURING_FIRST
@@ -75,7 +75,7 @@ int main(void)
 		printf("not ok 1 send_zc_slot\n");
 		return 1;
 	}
-	io_uring_prep_recv_zc(&sqe, 7, 100, 3);
+	zcuring_prep_recv_zc(&sqe, 7, 100, 3);
 	if (sqe.zcrx_ifq_idx != 3) {
 		printf("not ok 1 zcrx_ifq_idx\n");
 		return 1;

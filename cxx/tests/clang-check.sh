@@ -9,7 +9,7 @@ set -eu
 src=$1
 cxx=$(command -v clang++) || { echo "clang++ missing (scripts/setup-host installs it)" >&2; exit 1; }
 flags="-std=c++20 -fsyntax-only -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor
-	-I$src/cxx/include -I$src/uapi/include"
+	-I$src/cxx/include -I$src/include -I$src/uapi/include"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0

@@ -51,8 +51,8 @@
  * (ZC_FIO_BUILT_FOR, from that source's FIO-VERSION-FILE): fio's structures
  * change between releases, and a mismatch would be silent corruption.
  */
-#include <linux/io_uring.h>	/* the project's uapi copy: first, see below */
 #include <liburing.h>
+#include <zcuring/compat.h>	/* what liburing 2.3 lacks, as C and C++ take it */
 #include <zcuring/zcrx.h>
 #include <zcuring/zc_slots.h>
 
@@ -78,15 +78,6 @@
 
 #include "fio.h"
 #include "optgroup.h"
-
-/*
- * <linux/io_uring.h> of uapi/include comes first so that liburing 2.3's
- * bundled copy (same include guard) is skipped and SEND_ZC_REPORT_USAGE,
- * zcrx and the slots are all defined.
- */
-#ifndef IORING_NOTIF_USAGE_ZC_COPIED
-#error "uapi/include must come before liburing's headers"
-#endif
 
 #ifndef ZC_FIO_BUILT_FOR
 #error "ZC_FIO_BUILT_FOR (the fio version string of the source used) is not set"
@@ -184,7 +175,7 @@ struct zc_data {
 	void *rq_mem;
 	size_t rq_len;
 	struct io_uring_zcrx_ifq_reg reg;
-	struct zcrx_rq rq;
+	struct io_uring_zcrx_rq rq;
 	bool zcrx_ok;
 	bool zcrx_device;		/* bound to zcrx_ifname's queue zcrx_rxq */
 	struct zc_req *wait_head, *wait_tail;
@@ -487,7 +478,7 @@ static int rzc_arm(struct thread_data *td)
 	sqe = get_sqe(d);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_recv_zc(sqe, td->files[0]->fd, (unsigned int)len, d->reg.zcrx_id);
+	zcuring_prep_recv_zc(sqe, td->files[0]->fd, (unsigned int)len, d->reg.zcrx_id);
 	io_uring_sqe_set_data64(sqe, TAG_RECV_ZC);
 	d->armed = true;
 	d->armed_len = len;
@@ -498,18 +489,18 @@ static int rzc_arm(struct thread_data *td)
 /* Give the chunk of one data CQE back: exactly one refill entry. */
 static int rzc_return(struct zc_data *d, uint64_t off, uint32_t len)
 {
-	if (!zcrx_rq_space(&d->rq)) {
+	if (!zcuring_zcrx_rq_space(&d->rq)) {
 		int ret;
 
-		zcrx_rq_publish(&d->rq);
-		ret = zcrx_flush(d->ring.ring_fd, d->reg.zcrx_id);
+		zcuring_zcrx_rq_publish(&d->rq);
+		ret = zcuring_zcrx_flush(&d->ring, d->reg.zcrx_id);
 		d->st.rq_flushes++;
 		if (ret < 0)
 			return ret;
-		if (!zcrx_rq_space(&d->rq))
+		if (!zcuring_zcrx_rq_space(&d->rq))
 			return -ENOSPC;
 	}
-	zcrx_rq_return(&d->rq, off, len);
+	zcuring_zcrx_rq_return(&d->rq, off, len);
 	d->st.rq_entries++;
 	return 0;
 }
@@ -560,7 +551,7 @@ static void rzc_cqe(struct thread_data *td, struct io_uring_cqe *cqe)
 	struct zc_data *d = td->io_ops_data;
 
 	if (cqe->res > 0) {
-		const struct io_uring_zcrx_cqe *z = zcrx_cqe(cqe);
+		const struct io_uring_zcrx_cqe *z = zcuring_zcrx_cqe(cqe);
 		int ret;
 
 		d->st.cqes_data++;
@@ -613,7 +604,7 @@ static void slots_emit(struct thread_data *td, struct zc_req *r, bool flush)
 		req_complete(td, r, EBUSY);
 		return;
 	}
-	io_uring_sqe_set_zc_slot(sqe, 0, flush);
+	zcuring_sqe_set_zc_slot(sqe, 0, flush);
 
 	r->next = NULL;
 	if (d->open_tail)
@@ -732,7 +723,7 @@ static void slots_break(struct thread_data *td)
 	if (d->slots_broken)
 		return;
 	d->slots_broken = true;
-	zc_slots_unregister(d->ring.ring_fd);
+	zcuring_zc_slots_unregister(&d->ring);
 	while ((g = d->closed_head)) {
 		d->closed_head = g->next;
 		for (r = g->head; r; r = next) {
@@ -854,7 +845,7 @@ static void reap(struct thread_data *td)
 	io_uring_cq_advance(&d->ring, n);
 	d->st.cqes += n;
 	if (d->mode == ZC_MODE_RECV_ZC) {
-		zcrx_rq_publish(&d->rq);
+		zcuring_zcrx_rq_publish(&d->rq);
 		rzc_arm(td);
 	}
 }
@@ -1109,7 +1100,7 @@ static int setup_recv_zc_device(struct thread_data *td)
 	}
 	/* a ring on its way out keeps the queue bound a moment: -EEXIST */
 	for (i = 0; i < 200; i++) {
-		ret = zcrx_register_area(d->ring.ring_fd, idx, o->zcrx_rxq, d->pool,
+		ret = zcuring_zcrx_register(&d->ring, idx, o->zcrx_rxq, d->pool,
 					 d->pool_len, d->rq_mem, d->rq_len,
 					 o->zc_rq_entries, &d->reg, &d->rq);
 		if (ret != -EEXIST)
@@ -1206,10 +1197,10 @@ static int setup_recv_zc(struct thread_data *td)
 		td_verror(td, errno, "mmap zcrx pool");
 		return 1;
 	}
-	ret = zcrx_query(&q);
+	ret = zcuring_zcrx_query(&q);
 	if (ret < 0)
 		return 1;	/* checked in zc_init */
-	d->rq_len = zcrx_rq_bytes(&q, roundup_pow2(o->zc_rq_entries));
+	d->rq_len = zcuring_zcrx_rq_bytes(&q, roundup_pow2(o->zc_rq_entries));
 	d->rq_len = (d->rq_len + page - 1) / page * page;
 	d->rq_mem = mmap(NULL, d->rq_len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -1220,7 +1211,7 @@ static int setup_recv_zc(struct thread_data *td)
 	}
 	if (o->zcrx_ifname)
 		return setup_recv_zc_device(td);
-	ret = zcrx_register_nodev(d->ring.ring_fd, d->pool, d->pool_len, d->rq_mem,
+	ret = zcuring_zcrx_register_nodev(&d->ring, d->pool, d->pool_len, d->rq_mem,
 				  d->rq_len, o->zc_rq_entries, &d->reg, &d->rq);
 	if (ret < 0) {
 		log_err(ENGINE ": registering the zcrx pool (%llu bytes, %u refill entries) failed: %s%s\n",
@@ -1243,7 +1234,7 @@ static int check_kernel(struct thread_data *td, const struct io_uring_params *p)
 
 	switch (d->mode) {
 	case ZC_MODE_RECV_ZC:
-		ret = zcrx_query(&q);
+		ret = zcuring_zcrx_query(&q);
 		if (ret < 0) {
 			log_err(ENGINE ": mode=recv_zc: unsupported by this kernel "
 				"(no io_uring zero-copy receive: %s)\n", strerror(-ret));
@@ -1320,7 +1311,7 @@ static int setup_ring(struct thread_data *td)
 	if (d->mode == ZC_MODE_SEND_ZC_SLOTS) {
 		static const uint64_t tags[1] = { TAG_SLOT };
 
-		ret = zc_slots_register(d->ring.ring_fd, tags, 1, SLOT_FIRST_GEN);
+		ret = zcuring_zc_slots_register(&d->ring, tags, 1, SLOT_FIRST_GEN);
 		if (ret < 0) {
 			log_err(ENGINE ": registering a notification slot failed: %s\n",
 				strerror(-ret));

@@ -8,7 +8,7 @@
  * another length or offset came first: -EMSGSIZE or a pattern mismatch from
  * an in-order receiver) while no skb was dropped anywhere. A test
  * therefore names every datagram it sent by its length and the pattern
- * offset of its first byte (struct zc_dgram): the pattern (lib/net.h)
+ * offset of its first byte (struct zc_dgram): the pattern (testlib/net.h)
  * differs at every offset, so the bytes themselves number the datagram.
  * The receiver takes datagrams in any order and matches each one, every
  * byte, to exactly one expected datagram:
@@ -28,7 +28,7 @@
 #include <stdio.h>
 
 #include "uring.h"
-#include "net.h"
+#include "testlib/net.h"
 
 /* Quiet time before what has not come counts as lost, and re-sends. */
 #define ZC_DGRAM_QUIET_MS 2000

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Test helpers for zero-copy receive: a pool and refill ring registered
- * on a zc_ring, in the shape mainline programs use them.
+ * on a zc_ring, in the shape mainline programs use them. Registration goes
+ * through the raw system call (the tests pass values no library would);
+ * the refill ring and the RECV_ZC SQE are the C layer's
+ * (<zcuring/zcrx.h>: struct io_uring_zcrx_rq, zcuring_zcrx_rq_*(),
+ * zcuring_prep_recv_zc()).
  */
 #ifndef ZC_SELFTEST_ZCRX_H
 #define ZC_SELFTEST_ZCRX_H
@@ -10,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include "uring.h"
+#include <zcuring/zcrx.h>
 
 #define ZC_PAGE 4096UL
 #define ZC_RING_FLAGS (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | \
@@ -25,9 +30,7 @@ struct zc_zcrx {
 	struct io_uring_zcrx_area_reg area_reg;
 	struct io_uring_region_desc rd;
 	/* the refill ring as user space sees it */
-	uint32_t *khead, *ktail;
-	struct io_uring_zcrx_rqe *rqes;
-	uint32_t rq_tail, rq_mask;
+	struct io_uring_zcrx_rq rq;
 };
 
 static inline size_t zc_zcrx_rq_len(unsigned int entries)
@@ -74,8 +77,6 @@ static inline int zc_zcrx_prepare(struct zc_zcrx *z, size_t area_len,
 /* After a successful registration: map the refill ring. */
 static inline int zc_zcrx_map(struct zc_ring *r, struct zc_zcrx *z)
 {
-	uint8_t *base;
-
 	if (z->rq_kernel) {
 		z->rq_mem = mmap(NULL, z->rq_len, PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_POPULATE, r->fd, z->rd.mmap_offset);
@@ -84,12 +85,7 @@ static inline int zc_zcrx_map(struct zc_ring *r, struct zc_zcrx *z)
 			return -errno;
 		}
 	}
-	base = z->rq_mem;
-	z->khead = (uint32_t *)(base + z->reg.offsets.head);
-	z->ktail = (uint32_t *)(base + z->reg.offsets.tail);
-	z->rqes = (struct io_uring_zcrx_rqe *)(base + z->reg.offsets.rqes);
-	z->rq_mask = z->reg.rq_entries - 1;
-	z->rq_tail = 0;
+	zcuring_zcrx_rq_init(&z->rq, z->rq_mem, &z->reg);
 	return 0;
 }
 
@@ -122,41 +118,28 @@ static inline uint32_t zc_zcrx_queued(struct zc_zcrx *z);
 static inline void zc_zcrx_queue_on(struct zc_ring *r, struct zc_zcrx *z,
 				    uint64_t off, uint32_t len)
 {
-	struct io_uring_zcrx_rqe *rqe;
-
-	if (z->rq_tail - __atomic_load_n(z->khead, __ATOMIC_ACQUIRE) >=
-	    z->reg.rq_entries) {
+	if (!zcuring_zcrx_rq_space(&z->rq)) {
 		zc_zcrx_publish(z);
 		zc_zcrx_flush(r, z);
 	}
-	rqe = &z->rqes[z->rq_tail & z->rq_mask];
-	rqe->off = off;
-	rqe->len = len;
-	rqe->__pad = 0;
-	z->rq_tail++;
+	zcuring_zcrx_rq_return(&z->rq, off, len);
 }
 
 /* Queue one refill entry; the caller knows the refill ring has room. */
 static inline void zc_zcrx_queue(struct zc_zcrx *z, uint64_t off, uint32_t len)
 {
-	struct io_uring_zcrx_rqe *rqe = &z->rqes[z->rq_tail & z->rq_mask];
-
-	rqe->off = off;
-	rqe->len = len;
-	rqe->__pad = 0;
-	z->rq_tail++;
+	zcuring_zcrx_rq_return(&z->rq, off, len);
 }
 
 static inline void zc_zcrx_publish(struct zc_zcrx *z)
 {
-	/* Pairs with the kernel's acquire load of the tail. */
-	__atomic_store_n(z->ktail, z->rq_tail, __ATOMIC_RELEASE);
+	zcuring_zcrx_rq_publish(&z->rq);
 }
 
 /* Entries the kernel has not consumed yet. */
 static inline uint32_t zc_zcrx_queued(struct zc_zcrx *z)
 {
-	return z->rq_tail - __atomic_load_n(z->khead, __ATOMIC_ACQUIRE);
+	return z->rq.ring_entries - zcuring_zcrx_rq_space(&z->rq);
 }
 
 static inline int zc_zcrx_flush(struct zc_ring *r, struct zc_zcrx *z)
@@ -180,11 +163,7 @@ static inline void zc_zcrx_free(struct zc_zcrx *z)
 static inline void zc_prep_recv_zc(struct io_uring_sqe *sqe, int fd,
 				   uint32_t id, uint32_t len, uint64_t ud)
 {
-	sqe->opcode = IORING_OP_RECV_ZC;
-	sqe->fd = fd;
-	sqe->ioprio = IORING_RECV_MULTISHOT;
-	sqe->len = len;
-	sqe->zcrx_ifq_idx = id;
+	zcuring_prep_recv_zc(sqe, fd, len, id);
 	sqe->user_data = ud;
 }
 

@@ -21,7 +21,7 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1 ||
 # The layout: headers, package files; the uapi headers in a directory of
 # their own, never over the system's <linux/io_uring.h>.
 for f in include/zcuring/zcuring.hpp include/zcuring/detail/fifo.hpp \
-	include/zcuring/zcrx.h include/zcuring/zc_slots.h \
+	include/zcuring/zcrx.h include/zcuring/zc_slots.h include/zcuring/compat.h \
 	include/zcuring/uapi/linux/io_uring.h include/zcuring/uapi/linux/io_uring/zcrx.h \
 	share/cmake/zcuring/zcuringConfig.cmake share/cmake/zcuring/zcuringConfigVersion.cmake \
 	share/cmake/zcuring/zcuringTargets.cmake share/pkgconfig/zcuring.pc; do

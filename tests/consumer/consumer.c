@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * A C program of another project, on the installed zcuring only: liburing
- * and the C helpers (zcuring/zcrx.h, zcuring/zc_slots.h, and through them
- * the series' uapi headers). Probes and prints; a kernel without the
+ * and the C helpers (zcuring/zcrx.h, zcuring/zc_slots.h, zcuring/compat.h,
+ * and through them the series' uapi headers). Probes and prints; a kernel without the
  * series is an answer, not a failure.
  */
 #include <stdio.h>
@@ -18,11 +18,11 @@ int main(void)
 	struct io_uring ring;
 	int ret;
 
-	ret = zcrx_query(&q);
+	ret = zcuring_zcrx_query(&q);
 	if (ret < 0)
-		printf("C zcrx_query: %s (no zcuring series here)\n", strerror(-ret));
+		printf("C zcuring_zcrx_query: %s (no zcuring series here)\n", strerror(-ret));
 	else
-		printf("C zcrx_query: register_flags 0x%llx, device-less %s\n",
+		printf("C zcuring_zcrx_query: register_flags 0x%llx, device-less %s\n",
 		       (unsigned long long)q.register_flags,
 		       (q.register_flags & ZCRX_REG_NODEV) ? "yes" : "no");
 	ret = io_uring_queue_init(4, &ring, 0);

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Sockets between the two network namespaces that the guest runner
+ * Test and benchmark helpers shared by the selftests, demo/ and bench/:
+ * sockets between the two network namespaces that the guest runner
  * (selftests/run-guest.sh) creates: ZC_NS_A (the sender, 10.91.0.1 and
  * fd00:91::1) and ZC_NS_B (the receiver, 10.91.0.2 and fd00:91::2), joined
  * by veth. A socket keeps the namespace it was created in, so one process
  * holds both ends: it enters a namespace only to create a socket.
  * Helpers return a file descriptor or -errno.
  */
-#ifndef ZC_SELFTEST_NET_H
-#define ZC_SELFTEST_NET_H
+#ifndef ZC_TESTLIB_NET_H
+#define ZC_TESTLIB_NET_H
 
 
 #include <arpa/inet.h>
@@ -276,4 +277,4 @@ static inline int zc_recv_exact(int fd, int type, void *buf, size_t len)
 	return 0;
 }
 
-#endif /* ZC_SELFTEST_NET_H */
+#endif /* ZC_TESTLIB_NET_H */

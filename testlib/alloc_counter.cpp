@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Heap allocation counter for the echo benchmark (scripts/bench-echo).
+ * Heap allocation counter for the echo benchmark (scripts/bench-echo) and
+ * the C++ echo example's allocation test (cxx/examples).
  * Link this translation unit into a C++ program (CMake: link the OBJECT
  * library zc_alloc_counter) and, without any change to the program:
  *
@@ -9,7 +10,9 @@
  *     malloc / posix_memalign; every operator delete forwards to free;
  *   - SIGUSR1 snapshots the count; SIGUSR2 writes
  *         allocations_in_window=<allocations since the SIGUSR1>
- *     to stderr with write(2) (the handlers are async-signal-safe).
+ *     to stderr with write(2) (the handlers are async-signal-safe);
+ *   - zc_alloc_count() returns the count so far, for tests that measure
+ *     a stretch of their own code.
  *
  * The program is not disturbed: the handlers run on a helper thread that
  * does nothing else, and SIGUSR1/SIGUSR2 are blocked in the thread that ran
@@ -183,6 +186,11 @@ struct installer {
 installer install_handlers;
 
 } // namespace
+
+extern "C" unsigned long long zc_alloc_count(void)
+{
+	return allocations.load(std::memory_order_relaxed);
+}
 
 void *operator new(std::size_t n) { return alloc(n); }
 void *operator new[](std::size_t n) { return alloc(n); }
