@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Host test (cxx_echo_server_allocs): the C++ echo server answers the echo
-# client for a second on each of 1 and 32 connections, and allocates
-# nothing on the heap while it does (bench/echo/alloc_counter.cpp counts
-# between the client's SIGUSR1 and SIGUSR2).
+# client for a second on each of 1 and 32 connections, allocates nothing
+# on the heap while it does (testlib/alloc_counter.cpp counts between the
+# client's SIGUSR1 and SIGUSR2), and exits 0 on SIGTERM.
 #   echo-alloc-test.sh ECHO_SERVER ECHO_CLIENT
 set -eu
 srv=${1:?usage: echo-alloc-test.sh ECHO_SERVER ECHO_CLIENT} cli=${2:?}
@@ -12,7 +12,7 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -f "$log"' EXIT
 for conns in 1 32; do
 	port=$((29300 + RANDOM % 150))
-	"$srv" --port $port --max-conns $conns 2>"$log" &
+	"$srv" --port $port 2>"$log" &
 	pid=$!
 	ok=
 	for _ in $(seq 50); do
@@ -21,7 +21,13 @@ for conns in 1 32; do
 	done
 	[ -n "$ok" ] || { echo "echo_server did not listen on $port"; cat "$log"; exit 1; }
 	"$cli" --port $port --conns $conns --msg 1024 --seconds 1 --warmup 0.3 --signal-pid $pid
-	# --max-conns: the server exits once the client's connections are closed
+	# The counter's thread answers SIGUSR2 on its own time: wait for its
+	# line before stopping the server (SIGTERM: it must exit 0).
+	for _ in $(seq 100); do
+		grep -q '^allocations_in_window=' "$log" && break
+		sleep 0.05
+	done
+	kill -TERM $pid
 	wait $pid || { echo "echo_server failed:"; cat "$log"; exit 1; }
 	pid=
 	allocs=$(sed -n 's/^allocations_in_window=\([0-9]*\)$/\1/p' "$log")

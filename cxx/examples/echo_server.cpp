@@ -10,16 +10,23 @@
 //   connection with a 4 KiB buffer in its frame: recv -> send what came
 //   (until all of it is sent) -> recv again; close on EOF or error. The
 //   ring submits and waits in one io_uring_enter per turn of its loop and
-//   reaps CQEs in batches. Heap: one coroutine frame per connection,
+//   reaps CQEs in batches. Heap: the coroutine frames of a connection,
 //   nothing per operation.
+//
+//   Structure: when_any(accept_all, wait_for_signal): the first to finish
+//   stops the other. accept_all runs the connections in a task_scope and
+//   joins them before it returns, so every coroutine ends inside run();
+//   a stop (a signal) ends the accept and every connection's next recv.
 //
 //   echo_server --port P [--addr 127.0.0.1] [--max-conns N]
 //
 // --max-conns: exit 0 once N connections have been accepted and closed.
 // SIGTERM / SIGINT: close everything and exit 0. Built with
-// bench/echo/alloc_counter.cpp it also answers SIGUSR1 / SIGUSR2 with the
+// testlib/alloc_counter.cpp it also answers SIGUSR1 / SIGUSR2 with the
 // heap allocations in between (see there).
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <array>
 #include <csignal>
@@ -27,9 +34,11 @@
 #include <cstring>
 #include <exception>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <system_error>
 
+#include <zcuring/compose.hpp>
 #include <zcuring/net.hpp>
 #include <zcuring/ops.hpp>
 #include <zcuring/ring.hpp>
@@ -39,20 +48,19 @@
 
 namespace {
 
-volatile std::sig_atomic_t stop_requested = 0;
+// SIGTERM and SIGINT write a byte here; wait_for_signal() reads it.
+int signal_pipe[2] = {-1, -1};
 
 extern "C" void on_signal(int)
 {
-	stop_requested = 1;
+	char c = 1;
+	(void)!::write(signal_pipe[1], &c, 1);
 }
 
 struct server {
 	zcuring::ring &r;
 	unsigned long max_conns = 0; // 0: no limit
 	unsigned long accepted = 0;
-	unsigned long open = 0;
-
-	bool finished() const noexcept { return max_conns && accepted >= max_conns && open == 0; }
 };
 
 // Errors that end neither a connection nor the server.
@@ -61,50 +69,73 @@ bool transient(std::error_code ec) noexcept
 	return ec == std::errc::interrupted || ec == std::errc::resource_unavailable_try_again;
 }
 
-zcuring::task<void> serve(server &s, zcuring::unique_fd fd)
+// Errors of accept that do not end the server: the peer left before the
+// accept, or we are out of descriptors or memory for a moment.
+bool accept_goes_on(std::error_code ec) noexcept
+{
+	return ec == std::errc::connection_aborted || ec == std::errc::interrupted ||
+	       ec == std::errc::too_many_files_open ||
+	       ec == std::errc::too_many_files_open_in_system ||
+	       ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory ||
+	       ec == std::errc::resource_unavailable_try_again;
+}
+
+// recv -> send it all back -> recv ..., until EOF, an error, or a stop
+// (which cancels the recv that waits for the peer).
+zcuring::task<void> serve(zcuring::ring &r, zcuring::unique_fd fd, std::stop_token st)
 {
 	std::array<std::byte, 4096> buf;
 	bool open = true;
 	while (open) {
-		auto n = co_await zcuring::async_recv(s.r, fd.get(), buf);
+		auto n = co_await zcuring::async_recv(r, fd.get(), buf).stop_with(st);
 		if (!n && transient(n.error()))
 			continue;
 		if (!n || *n == 0)
-			break; // EOF or error: close
+			break; // EOF, error or stop: close
 		std::span<const std::byte> rest(buf.data(), *n);
 		while (open && !rest.empty()) {
-			auto sent = co_await zcuring::async_send(s.r, fd.get(), rest);
+			auto sent = co_await zcuring::async_send(r, fd.get(), rest);
 			if (sent && *sent > 0)
 				rest = rest.subspan(*sent);
 			else if (sent || !transient(sent.error()))
 				open = false;
 		}
 	}
-	s.open--;
 }
 
-zcuring::task<void> accept_loop(server &s, int listen_fd)
+// Accept up to max_conns connections (or until stopped), serve each, and
+// return when every one has closed.
+zcuring::task<void> accept_all(server &s, int listen_fd, std::stop_token st)
 {
-	zcuring::accept_stream conns(s.r, listen_fd);
+	// The connections stop with the server, or when accept fails.
+	std::stop_source conn_stop;
+	std::stop_callback chain(st, [&conn_stop]() noexcept { conn_stop.request_stop(); });
+	zcuring::task_scope conns(s.r);
+	zcuring::accept_stream in(s.r, listen_fd);
+	std::error_code failed;
 	while (!s.max_conns || s.accepted < s.max_conns) {
-		auto c = co_await conns.next();
+		auto c = co_await in.next().stop_with(st);
 		if (!c) {
-			auto ec = c.error();
-			// The peer left before the accept, or we are out of
-			// descriptors or memory for a moment: keep serving.
-			if (ec == std::errc::connection_aborted || ec == std::errc::interrupted ||
-			    ec == std::errc::too_many_files_open ||
-			    ec == std::errc::too_many_files_open_in_system ||
-			    ec == std::errc::no_buffer_space ||
-			    ec == std::errc::not_enough_memory ||
-			    ec == std::errc::resource_unavailable_try_again)
+			if (c.error() == std::errc::operation_canceled)
+				break; // the server stops
+			if (accept_goes_on(c.error()))
 				continue;
-			throw std::system_error(ec, "accept");
+			failed = c.error();
+			conn_stop.request_stop();
+			break;
 		}
 		s.accepted++;
-		s.open++;
-		s.r.spawn(serve(s, std::move(*c)));
+		conns.spawn(serve(s.r, std::move(*c), conn_stop.get_token()));
 	}
+	co_await conns.join();
+	if (failed)
+		throw std::system_error(failed, "accept");
+}
+
+zcuring::task<void> wait_for_signal(zcuring::ring &r, std::stop_token st)
+{
+	std::byte b[1];
+	(void)co_await zcuring::async_read(r, signal_pipe[0], b, 0).stop_with(st);
 }
 
 [[noreturn]] void usage()
@@ -139,7 +170,13 @@ int main(int argc, char **argv)
 	if (port > 65535)
 		usage();
 
-	// No SA_RESTART: a signal ends the ring's wait in io_uring_enter.
+	// The handler never blocks on a full pipe; the ring reads the other
+	// end (blocking: the read waits in the kernel, not with -EAGAIN).
+	if (::pipe2(signal_pipe, O_CLOEXEC) ||
+	    ::fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK)) {
+		std::perror("echo_server: pipe");
+		return 1;
+	}
 	struct sigaction sa;
 	std::memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -153,11 +190,10 @@ int main(int argc, char **argv)
 		        zcuring::endpoint(addr, static_cast<std::uint16_t>(port)), 4096);
 		zcuring::ring r({.entries = 256, .cq_entries = 4096});
 		server s{r, max_conns};
-		r.spawn(accept_loop(s, listener.get()));
-		while (!stop_requested && !s.finished())
-			r.step();
-		// The ring's destructor ends what is in flight, then frees the
-		// connections' coroutines (and closes their sockets).
+		// Until --max-conns connections have come and gone, or a signal.
+		std::stop_source stop;
+		(void)r.run(zcuring::when_any(stop, accept_all(s, listener.get(), stop.get_token()),
+		                              wait_for_signal(r, stop.get_token())));
 		std::fprintf(stderr, "echo_server: exit, %lu connections accepted\n", s.accepted);
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "echo_server: %s\n", e.what());

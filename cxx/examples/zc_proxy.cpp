@@ -41,11 +41,14 @@
 #include <cstdlib>
 #include <exception>
 #include <span>
+#include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include <zcuring/buffers.hpp>
+#include <zcuring/compose.hpp>
 #include <zcuring/features.hpp>
 #include <zcuring/net.hpp>
 #include <zcuring/ops.hpp>
@@ -79,7 +82,6 @@ struct totals {
 	std::uint64_t rearms = 0;
 	unsigned long done = 0;
 	double first = 0, last = 0;
-	std::string error;
 };
 
 [[noreturn]] void usage()
@@ -125,10 +127,11 @@ private:
 };
 
 // What a notification said: count a copy; false (and why) on an error.
-bool note_ok(const zcuring::result<zcuring::zc_notification> &note, totals &t)
+bool note_ok(const zcuring::result<zcuring::zc_notification> &note, totals &t, std::string &error)
 {
 	if (!note) {
-		t.error = "SEND_ZC notification: " + note.error().message();
+		if (error.empty())
+			error = "SEND_ZC notification: " + note.error().message();
 		return false;
 	}
 	if (note->copied)
@@ -136,14 +139,19 @@ bool note_ok(const zcuring::result<zcuring::zc_notification> &note, totals &t)
 	return true;
 }
 
+// Forward one connection to EOF. A failure stops the other connections
+// (@stop), and is thrown once every send of this one is released; a stop
+// ends this one quietly.
 zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique_fd down,
-                            const zcuring::endpoint &to, const config &cfg, totals &t)
+                            const zcuring::endpoint &to, const config &cfg, totals &t,
+                            std::stop_source &stop)
 {
 	auto up = zcuring::tcp_socket(to.family());
 	if (auto c = co_await zcuring::async_connect(r, up.get(), to); !c) {
-		t.error = "connect upstream: " + c.error().message();
-		co_return;
+		stop.request_stop();
+		throw std::system_error(c.error(), "connect upstream");
 	}
+	std::string error; // what ended this connection early
 	// A batch at a time: what the connection holds of the pool stays
 	// bounded (see the top of this file).
 	auto in = rx.receive(down.get(), cfg.batch);
@@ -153,8 +161,10 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 	const zcuring::zc_options zo{.msg_flags = MSG_WAITALL, .buf_index = 0u};
 	bool ok = true;
 	while (ok) {
-		auto c = co_await in.next();
+		auto c = co_await in.next().stop_with(stop.get_token());
 		if (!c) {
+			if (c.error() == std::errc::operation_canceled)
+				break; // another connection failed
 			if (in.status() != zcuring::errc::end_of_stream || in.bytes() < cfg.batch)
 				break; // EOF (a short batch) or an error
 			// The batch is in: the next one from the same socket.
@@ -169,8 +179,8 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 			auto sent = co_await zcuring::async_send_zc(r, up.get(), rest, zo);
 			t.sends++;
 			if (!sent.bytes || *sent.bytes == 0) {
-				t.error = "SEND_ZC: " + (sent.bytes ? std::string("sent nothing")
-				                                    : sent.bytes.error().message());
+				error = "SEND_ZC: " + (sent.bytes ? std::string("sent nothing")
+				                                  : sent.bytes.error().message());
 				// The chunk goes back only once the kernel is done with it.
 				(void)co_await std::move(sent.release);
 				ok = false;
@@ -180,7 +190,7 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 			rest = rest.subspan(*sent.bytes);
 			if (!rest.empty()) {
 				// A short send: its pages are released before the rest goes.
-				ok = note_ok(co_await std::move(sent.release), t);
+				ok = note_ok(co_await std::move(sent.release), t, error);
 			} else {
 				last = std::move(sent.release);
 			}
@@ -190,39 +200,56 @@ zcuring::task<void> forward(zcuring::ring &r, zcuring::zcrx &rx, zcuring::unique
 		if (w.full()) {
 			// The oldest send's pages are free once its notification
 			// is in; only then does its chunk go back (pop).
-			ok = note_ok(co_await std::move(w.oldest().release), t);
+			ok = note_ok(co_await std::move(w.oldest().release), t, error);
 			w.pop();
 		}
 		w.push({std::move(*c), std::move(last)});
 	}
 	while (!w.empty()) {
-		ok = note_ok(co_await std::move(w.oldest().release), t) && ok;
+		ok = note_ok(co_await std::move(w.oldest().release), t, error) && ok;
 		w.pop();
 	}
-	if (!ok)
-		co_return;
+	if (!ok) {
+		stop.request_stop();
+		throw std::runtime_error(error);
+	}
+	if (stop.stop_requested())
+		co_return; // another connection failed
 	t.rearms += in.rearms();
 	if (in.status() != zcuring::errc::end_of_stream) {
-		t.error = "RECV_ZC: " + in.status().message();
-		co_return;
+		stop.request_stop();
+		throw std::runtime_error("RECV_ZC: " + in.status().message());
 	}
 	(void)co_await zcuring::async_shutdown(r, up.get(), SHUT_WR);
 	t.done++;
 	t.last = zcex::now_seconds();
 }
 
-zcuring::task<void> accept_all(zcuring::ring &r, zcuring::zcrx &rx, int lfd,
-                               const zcuring::endpoint &to, const config &cfg, totals &t)
+// Accept cfg.conns connections and forward them all; the first failure
+// ends the rest and comes out of here.
+zcuring::task<void> forward_all(zcuring::ring &r, zcuring::zcrx &rx, int lfd,
+                                const zcuring::endpoint &to, const config &cfg, totals &t)
 {
-	zcuring::accept_stream conns(r, lfd);
+	std::stop_source stop;
+	zcuring::task_scope conns(r);
+	zcuring::accept_stream in(r, lfd);
+	std::error_code failed;
 	for (unsigned long i = 0; i < cfg.conns; i++) {
-		auto c = co_await conns.next();
-		if (!c)
-			throw std::system_error(c.error(), "accept");
+		auto c = co_await in.next().stop_with(stop.get_token());
+		if (!c) {
+			if (c.error() != std::errc::operation_canceled) {
+				failed = c.error();
+				stop.request_stop();
+			}
+			break;
+		}
 		if (!t.first)
 			t.first = zcex::now_seconds();
-		r.spawn(forward(r, rx, std::move(*c), to, cfg, t));
+		conns.spawn(forward(r, rx, std::move(*c), to, cfg, t, stop));
 	}
+	co_await conns.join(); // rethrows a connection's failure
+	if (failed)
+		throw std::system_error(failed, "accept");
 }
 
 int run(const config &cfg)
@@ -250,11 +277,7 @@ int run(const config &cfg)
 			throw std::system_error(errno, std::system_category(), "SO_RCVBUF");
 	}
 	totals t;
-	r.spawn(accept_all(r, rx, listener.get(), to, cfg, t));
-	while (r.live() && t.error.empty())
-		r.step();
-	if (!t.error.empty())
-		fail(t.error);
+	r.run(forward_all(r, rx, listener.get(), to, cfg, t));
 	double secs = t.last > t.first ? t.last - t.first : 1e-9;
 	// Receive: the kernel's counters of the pool. Send: the notifications
 	// (IORING_NOTIF_USAGE_ZC_COPIED in those the kernel had to copy).

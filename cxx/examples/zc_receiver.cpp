@@ -28,10 +28,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include <zcuring/compose.hpp>
 #include <zcuring/features.hpp>
 #include <zcuring/net.hpp>
 #include <zcuring/ops.hpp>
@@ -81,54 +84,72 @@ struct rx_totals {
 	std::uint64_t rearms = 0;
 	unsigned long done = 0; // connections received to the end
 	double first = 0, last = 0;
-	std::string error; // the first thing that went wrong
 };
 
+// Receive one connection to EOF, checking every byte. A failure stops the
+// other connections (@stop) and is thrown; a stop ends this one quietly.
 zcuring::task<void> receive_one(zcuring::zcrx &rx, zcuring::unique_fd fd, const config &cfg,
-                                rx_totals &t, unsigned long index)
+                                rx_totals &t, unsigned long index, std::stop_source &stop)
 {
+	auto fail_conn = [&](const std::string &what) {
+		stop.request_stop();
+		return std::runtime_error("connection " + std::to_string(index) + ": " + what);
+	};
 	auto in = rx.receive(fd.get());
 	std::uint64_t pos = 0;
-	while (auto c = co_await in.next()) {
-		long long bad = zcex::pattern_check(c->data(), pos);
-		if (bad >= 0) {
-			t.error = "connection " + std::to_string(index) +
-			          ": wrong byte at offset " +
-			          std::to_string(pos + static_cast<std::uint64_t>(bad));
-			co_return;
+	std::error_code end;
+	for (;;) {
+		auto c = co_await in.next().stop_with(stop.get_token());
+		if (!c) {
+			end = c.error();
+			break;
 		}
+		long long bad = zcex::pattern_check(c->data(), pos);
+		if (bad >= 0)
+			throw fail_conn("wrong byte at offset " +
+			                std::to_string(pos + static_cast<std::uint64_t>(bad)));
 		pos += c->size();
 		t.chunks++;
 		// c goes out of scope here: one fill-ring entry, no syscall
 	}
 	t.bytes += pos;
 	t.rearms += in.rearms();
-	if (in.status() != zcuring::errc::end_of_stream) {
-		t.error = "connection " + std::to_string(index) +
-		          ": RECV_ZC: " + in.status().message();
-		co_return;
-	}
-	if (cfg.bytes && pos != cfg.bytes) {
-		t.error = "connection " + std::to_string(index) + ": " + std::to_string(pos) +
-		          " bytes instead of " + std::to_string(cfg.bytes);
-		co_return;
-	}
+	if (end == std::errc::operation_canceled)
+		co_return; // another connection failed
+	if (end != zcuring::errc::end_of_stream)
+		throw fail_conn("RECV_ZC: " + end.message());
+	if (cfg.bytes && pos != cfg.bytes)
+		throw fail_conn(std::to_string(pos) + " bytes instead of " +
+		                std::to_string(cfg.bytes));
 	t.done++;
 	t.last = zcex::now_seconds();
 }
 
-zcuring::task<void> accept_all(zcuring::ring &r, zcuring::zcrx &rx, int lfd, const config &cfg,
-                               rx_totals &t)
+// Accept cfg.conns connections and receive them all; the first failure
+// ends the rest and comes out of here.
+zcuring::task<void> receive_all(zcuring::ring &r, zcuring::zcrx &rx, int lfd, const config &cfg,
+                                rx_totals &t)
 {
-	zcuring::accept_stream conns(r, lfd);
+	std::stop_source stop;
+	zcuring::task_scope conns(r);
+	zcuring::accept_stream in(r, lfd);
+	std::error_code failed;
 	for (unsigned long i = 0; i < cfg.conns; i++) {
-		auto c = co_await conns.next();
-		if (!c)
-			throw std::system_error(c.error(), "accept");
+		auto c = co_await in.next().stop_with(stop.get_token());
+		if (!c) {
+			if (c.error() != std::errc::operation_canceled) {
+				failed = c.error();
+				stop.request_stop();
+			}
+			break;
+		}
 		if (!t.first)
 			t.first = zcex::now_seconds();
-		r.spawn(receive_one(rx, std::move(*c), cfg, t, i));
+		conns.spawn(receive_one(rx, std::move(*c), cfg, t, i, stop));
 	}
+	co_await conns.join(); // rethrows a connection's failure
+	if (failed)
+		throw std::system_error(failed, "accept");
 }
 
 int receive_main(const config &cfg)
@@ -142,11 +163,7 @@ int receive_main(const config &cfg)
 	auto listener = zcuring::tcp_listen(
 	        zcuring::endpoint(cfg.addr, static_cast<std::uint16_t>(cfg.port)), 64);
 	rx_totals t;
-	r.spawn(accept_all(r, rx, listener.get(), cfg, t));
-	while (r.live() && t.error.empty())
-		r.step();
-	if (!t.error.empty())
-		fail(t.error);
+	r.run(receive_all(r, rx, listener.get(), cfg, t));
 	double secs = t.last > t.first ? t.last - t.first : 1e-9;
 	// From the kernel's counters of the pool: device-less mode copies
 	// every byte into it, device mode most of none.
@@ -168,13 +185,7 @@ int receive_main(const config &cfg)
 
 // --- send ---------------------------------------------------------------
 
-struct tx_totals {
-	std::uint64_t bytes = 0;
-	std::string error;
-};
-
-zcuring::task<void> send_one(zcuring::ring &r, const zcuring::endpoint &to, std::uint64_t total,
-                             tx_totals &t)
+zcuring::task<void> send_one(zcuring::ring &r, const zcuring::endpoint &to, std::uint64_t total)
 {
 	zcuring::unique_fd fd;
 	for (int tries = 0;; tries++) {
@@ -182,10 +193,8 @@ zcuring::task<void> send_one(zcuring::ring &r, const zcuring::endpoint &to, std:
 		auto c = co_await zcuring::async_connect(r, fd.get(), to);
 		if (c)
 			break;
-		if (c.error() != std::errc::connection_refused || tries >= 200) {
-			t.error = "connect: " + c.error().message();
-			co_return;
-		}
+		if (c.error() != std::errc::connection_refused || tries >= 200)
+			throw std::system_error(c.error(), "connect");
 		(void)co_await zcuring::async_sleep(r, 50ms);
 	}
 	std::vector<std::byte> buf(64 << 10);
@@ -195,12 +204,11 @@ zcuring::task<void> send_one(zcuring::ring &r, const zcuring::endpoint &to, std:
 		std::span<std::byte> piece(buf.data(), n);
 		zcex::pattern_fill(piece, pos);
 		auto sent = co_await zcuring::async_send_all(r, fd.get(), piece);
-		if (!sent || *sent != n) {
-			t.error = "send: " + (sent ? std::string("short") : sent.error().message());
-			co_return;
-		}
+		if (!sent)
+			throw std::system_error(sent.error(), "send");
+		if (*sent != n)
+			throw std::runtime_error("send: short");
 		pos += n;
-		t.bytes += n;
 	}
 	// closing the socket (fd's destructor) is the receiver's EOF
 }
@@ -209,15 +217,18 @@ int send_main(const std::string &host, unsigned long port, std::uint64_t bytes, 
 {
 	zcuring::ring r;
 	zcuring::endpoint to(host, static_cast<std::uint16_t>(port));
-	tx_totals t;
-	for (unsigned long i = 0; i < conns; i++)
-		r.spawn(send_one(r, to, bytes, t));
-	r.run();
-	if (!t.error.empty())
-		fail("sender: " + t.error);
+	try {
+		r.run([&]() -> zcuring::task<void> {
+			zcuring::task_scope senders(r);
+			for (unsigned long i = 0; i < conns; i++)
+				senders.spawn(send_one(r, to, bytes));
+			co_await senders.join();
+		}());
+	} catch (const std::exception &e) {
+		fail(std::string("sender: ") + e.what());
+	}
 	return 0;
 }
-
 } // namespace
 
 int main(int argc, char **argv)

@@ -57,7 +57,7 @@ TEST_CASE("a kernel without the series refuses IORING_OP_SEND_ZC_FLUSH cleanly",
 	REQUIRE(!detail::has_opcode(r, IORING_OP_SEND_ZC_FLUSH));
 	// Opcode 128 is no operation here: -EINVAL, and the ring goes on.
 	io_uring_sqe *sqe = r.get_sqe();
-	io_uring_prep_send_zc_flush(sqe, 0, 1);
+	zcuring_prep_send_zc_flush(sqe, 0, 1);
 	io_uring_sqe_set_data64(sqe, 0);
 	REQUIRE(io_uring_submit(r.native()) == 1);
 	io_uring_cqe *cqe = nullptr;

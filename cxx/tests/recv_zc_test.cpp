@@ -2,11 +2,16 @@
 // Zero-copy receive through the C++ bindings, on the patched kernel (VM).
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
 #include "support.hpp"
 #include <zcuring/features.hpp>
+#include <zcuring/ops.hpp>
 #include <zcuring/recv_zc.hpp>
 
 using namespace zcuring;
@@ -270,5 +275,100 @@ TEST_CASE("recv_zc: a stream starved by another's held chunks goes on when they 
 	REQUIRE(o0.bad_at == -1);
 	REQUIRE(o1.bad_at == -1);
 	REQUIRE(s0.rearms() + s1.rearms() > 0);
+	REQUIRE(rx.outstanding() == 0);
+}
+
+TEST_CASE("recv_zc: chunks and a stream outlive the ring, past a full fill ring",
+          "[recv_zc][lifetime]")
+{
+	// More chunks held than the fill ring has entries: giving them back
+	// after the ring is gone once had put() flush the dead ring.
+	std::vector<chunk> kept;
+	std::optional<rx_stream> late;
+	std::size_t bytes = 0;
+	{
+		auto r = std::make_unique<ring>(ring_options{.cqe32 = true});
+		zcrx rx(*r, {.pool_bytes = 2 << 20, .rq_entries = 64});
+		auto p = zctest::make_pair();
+		auto in = rx.receive(p.b.get());
+		auto t = writer(std::move(p.a), 600000, 12);
+		r->run([&]() -> task<void> {
+			while (auto c = co_await in.next()) {
+				bytes += c->size();
+				kept.push_back(std::move(*c));
+			}
+		}());
+		t.join();
+		auto q = zctest::make_pair();
+		late.emplace(rx.receive(q.b.get()));
+		r->run([&]() -> task<void> {
+			auto c = co_await late->next().timeout(std::chrono::milliseconds(5));
+			REQUIRE(c.error() == std::errc::timed_out);
+		}());
+		REQUIRE(kept.size() > 64);
+		r.reset(); // the ring goes first, zcrx after it
+	}
+	std::size_t off = 0;
+	for (auto &c : kept) {
+		REQUIRE(zctest::check(c.data(), 12, off) == -1);
+		off += c.size();
+	}
+	REQUIRE(off == 600000);
+	REQUIRE(bytes == 600000);
+	late->cancel(); // nothing to do: the ring is gone
+	late.reset();
+	kept.clear(); // no-ops on the fill ring; the last frees the pool
+}
+
+TEST_CASE("recv_zc: next() with a timeout or a stop ends the wait; the stream goes on",
+          "[recv_zc][cancel]")
+{
+	using namespace std::chrono_literals;
+	ring r({.cqe32 = true});
+	zcrx rx(r, {.pool_bytes = 1 << 20, .rq_entries = 256});
+	auto p = zctest::make_pair();
+	auto in = rx.receive(p.b.get());
+	std::stop_source stop;
+	auto stopper = [&]() -> task<void> {
+		(void)co_await async_sleep(r, 5ms);
+		stop.request_stop();
+	};
+	std::size_t got = 0;
+	r.run([&]() -> task<void> {
+		auto before = r.stats().cqes;
+		auto a = co_await in.next().timeout(20ms);
+		REQUIRE(a.error() == std::errc::timed_out);
+		REQUIRE(r.stats().cqes - before == 1); // its timer's CQE, nothing else
+
+		std::byte data[1000];
+		zctest::fill(data, 14, 0);
+		REQUIRE(::send(p.a.get(), data, sizeof(data), 0) == sizeof(data));
+		while (got < sizeof(data)) {
+			auto c = co_await in.next().timeout(10s);
+			REQUIRE(c);
+			REQUIRE(zctest::check(c->data(), 14, got) == -1);
+			got += c->size();
+		}
+
+		auto h = r.spawn(stopper());
+		auto s = co_await in.next().stop_with(stop.get_token()).timeout(10s);
+		REQUIRE(s.error() == std::errc::operation_canceled);
+		co_await std::move(h);
+
+		// The request went on: more data, then EOF.
+		zctest::fill(data, 14, got);
+		REQUIRE(::send(p.a.get(), data, sizeof(data), 0) == sizeof(data));
+		p.a.reset();
+		for (;;) {
+			auto c = co_await in.next();
+			if (!c) {
+				REQUIRE(c.error() == errc::end_of_stream);
+				break;
+			}
+			REQUIRE(zctest::check(c->data(), 14, got) == -1);
+			got += c->size();
+		}
+	}());
+	REQUIRE(got == 2000);
 	REQUIRE(rx.outstanding() == 0);
 }

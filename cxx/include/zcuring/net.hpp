@@ -136,6 +136,9 @@ auto async_connect(ring &r, F f, const endpoint &to) noexcept
 //   accept_stream conns(r, listener.get());
 //   while (auto c = co_await conns.next()) r.spawn(serve(std::move(*c)));
 // An error ends the request and comes back once; next() re-arms.
+// next() takes .timeout() and .stop_with() (operation.hpp): they end the
+// wait, not the request; a connection accepted meanwhile is the next
+// call's.
 class accept_stream {
 	struct state final : detail::multishot {
 		state(ring &r, int fd) : multishot(r), lfd(fd) {}
@@ -152,34 +155,32 @@ class accept_stream {
 	};
 
 public:
+	// What next() returns: co_await gives a connection or an error.
+	class [[nodiscard]] next_op : public detail::next_awaiter<next_op, state> {
+	public:
+		using detail::next_awaiter<next_op, state>::next_awaiter;
+		result<unique_fd> await_resume() noexcept
+		{
+			if (auto ec = this->wait_error())
+				return ec;
+			cqe e = this->s_->pop();
+			if (e.res < 0)
+				return errno_code(-e.res);
+			return unique_fd(e.res);
+		}
+
+	private:
+		friend class detail::next_awaiter<next_op, state>;
+		bool at_end() const noexcept { return false; }
+		void start() { this->s_->arm(); }
+	};
+
 	accept_stream(ring &r, int listen_fd) : s_(new state(r, listen_fd)) {}
 
-	auto next() noexcept
-	{
-		struct awaiter {
-			state *s;
-			bool await_ready()
-			{
-				if (s->ready())
-					return true;
-				if (!s->armed())
-					s->arm();
-				return false;
-			}
-			void await_suspend(std::coroutine_handle<> h) noexcept { s->wait(h); }
-			result<unique_fd> await_resume() noexcept
-			{
-				cqe e = s->pop();
-				if (e.res < 0)
-					return errno_code(-e.res);
-				return unique_fd(e.res);
-			}
-		};
-		return awaiter{&*s_};
-	}
+	next_op next() noexcept { return next_op(*s_); }
 
 	// End the multishot request; pending next() calls see the result.
-	void cancel() { s_->cancel(); }
+	void cancel() noexcept { s_->cancel(); }
 
 private:
 	detail::stream_handle<state> s_;

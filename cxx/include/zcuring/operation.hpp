@@ -1,18 +1,30 @@
 // SPDX-License-Identifier: MIT
-// operation: the awaitable behind every single-shot io_uring request.
+// operation: the awaitable behind every single-shot io_uring request, and
+// the timeout and cancellation that every awaitable of the library shares
+// (operation, a stream's next(), zc_send_op):
 //
-// It lives in the awaiting coroutine's frame, takes its SQE in
-// await_suspend, and resumes the coroutine only after every CQE that
-// names it has arrived: its own, plus the CQE of the cancel it issued on a
-// stop request, plus that of its linked timeout. So nothing in the kernel
-// can point at it once co_await returns.
+//   co_await async_recv(r, fd, buf).timeout(2s).stop_with(token);
 //
-// Stop requests must come from the ring's own thread (the ring is
-// IORING_SETUP_SINGLE_ISSUER).
+//  .timeout(d)     the awaitable ends with std::errc::timed_out if it has
+//                  not completed after @d;
+//  .stop_with(st)  it ends with std::errc::operation_canceled once @st is
+//                  stopped (at once if it is already), unless it completed
+//                  first.
+//
+// A single request takes its SQE in await_suspend and resumes the
+// coroutine only after every CQE that names it has arrived: its own, the
+// CQE of the cancel a stop request issued (IORING_OP_ASYNC_CANCEL), and
+// that of its linked timeout (IORING_OP_LINK_TIMEOUT). So nothing in the
+// kernel points at it once co_await returns.
+//
+// A stop callback neither throws nor resumes anything: it takes an SQE
+// only if the SQ has room, and otherwise leaves the cancel to the loop's
+// next turn (ring::defer). Stop requests come from the ring's thread.
 #pragma once
 
 #include <chrono>
 #include <coroutine>
+#include <cstdint>
 #include <optional>
 #include <stop_token>
 #include <utility>
@@ -21,6 +33,288 @@
 
 namespace zcuring {
 
+namespace detail {
+
+// The state behind .timeout() and .stop_with(), one implementation for
+// every awaitable. It counts the CQEs still to come that name it (and a
+// cancel not yet issued) and resumes the waiter when none is left. Two
+// kinds of wait:
+//  - a request (operation, zc_send_op): a main SQE, its linked timeout,
+//    and on a stop an ASYNC_CANCEL of the main request;
+//  - an event that is no CQE of its own (a stream's next item): the
+//    source calls event(); a timeout is an IORING_OP_TIMEOUT of its own,
+//    removed (ASYNC_CANCEL) when the event comes first; a stop abandons
+//    the wait, and the loop's next turn resumes the waiter.
+class op_control : public completion {
+public:
+	op_control(const op_control &) = delete;
+	op_control &operator=(const op_control &) = delete;
+	op_control &operator=(op_control &&) = delete;
+
+protected:
+	explicit op_control(ring &r) noexcept : completion(&op_control::on_cqe_), ring_(&r)
+	{
+		init_deferred();
+	}
+	// Movable until it starts (compilers may move an awaitable into the
+	// coroutine frame); never after, as the kernel then points at it.
+	op_control(op_control &&o) noexcept
+	    : completion(&op_control::on_cqe_), ring_(o.ring_), stop_(std::move(o.stop_)),
+	      ts_(o.ts_), has_timeout_(o.has_timeout_)
+	{
+		init_deferred();
+	}
+	~op_control() = default;
+
+	void set_stop(std::stop_token st) noexcept { stop_ = std::move(st); }
+	void set_timeout(std::chrono::nanoseconds d) noexcept
+	{
+		auto ns = d.count() < 0 ? 0 : d.count();
+		ts_.tv_sec = ns / 1000000000;
+		ts_.tv_nsec = ns % 1000000000;
+		has_timeout_ = true;
+	}
+	bool stop_requested() const noexcept { return stop_.stop_requested(); }
+
+	// --- a request ---------------------------------------------------
+
+	// The main SQE of a request starting now (and room for its linked
+	// timeout right after it). May submit a full SQ; may throw.
+	io_uring_sqe *request_sqe() { return ring_->get_sqes(has_timeout_ ? 2 : 1); }
+
+	// The main SQE @s is prepped: name it @ud (its CQE must reach this
+	// completion with tag_main), link the timeout, and watch for a stop.
+	void request_started(std::coroutine_handle<> h, io_uring_sqe *s, std::uint64_t ud) noexcept
+	{
+		waiter_ = h;
+		target_ = ud;
+		target_live_ = true;
+		io_uring_sqe_set_data64(s, ud);
+		pending_ = 1;
+		if (has_timeout_) {
+			s->flags |= IOSQE_IO_LINK;
+			io_uring_sqe *t = io_uring_get_sqe(ring_->native());
+			io_uring_prep_link_timeout(t, &ts_, 0);
+			io_uring_sqe_set_data64(t, encode(this, tag_aux));
+			pending_++;
+		}
+		watch_stop();
+	}
+
+	// The request's result: its CQE's res, -ECANCELED for a stop before
+	// the start, -ETIMEDOUT when its linked timeout cancelled it.
+	int request_res() const noexcept
+	{
+		if (timed_out_ && res_ == -ECANCELED)
+			return -ETIMEDOUT;
+		return res_;
+	}
+
+	// --- a wait for an event ------------------------------------------
+
+	// Waiting starts: arm the timer (may throw, before anything changed)
+	// and watch for a stop. The source calls event() when it happens.
+	void wait_started(std::coroutine_handle<> h)
+	{
+		if (has_timeout_) {
+			io_uring_sqe *s = ring_->get_sqe();
+			io_uring_prep_timeout(s, &ts_, 0, 0);
+			target_ = encode(this, tag_main);
+			io_uring_sqe_set_data64(s, target_);
+			target_live_ = true;
+			pending_ = 1;
+		}
+		waiter_ = h;
+		wait_mode_ = true;
+		waiting_ = true;
+		pending_++;
+		watch_stop();
+	}
+
+public:
+	// The awaited event has come (an abandoned wait ignores it).
+	void event() noexcept
+	{
+		if (!waiting_)
+			return;
+		waiting_ = false;
+		got_event_ = true;
+		if (target_live_)
+			want_aux(); // remove the timer
+		if (--pending_ == 0)
+			finish();
+	}
+
+protected:
+	// Why a wait ended without its event: timed_out, operation_canceled;
+	// 0 when it had its event (or did not wait).
+	int wait_res() const noexcept
+	{
+		if (got_event_)
+			return 0;
+		if (timed_out_)
+			return -ETIMEDOUT;
+		if (stopped_)
+			return -ECANCELED;
+		return 0;
+	}
+
+	// A stop requested before the start: no wait.
+	void stopped_early() noexcept { stopped_ = true; }
+
+	// --- both --------------------------------------------------------
+
+	// In await_resume: no stop callback may run any more.
+	void settle() noexcept { on_stop_.reset(); }
+
+	ring &owner() const noexcept { return *ring_; }
+
+	ring *ring_;
+	std::coroutine_handle<> waiter_;
+	int res_ = 0;
+	std::uint32_t flags_ = 0;
+
+private:
+	struct canceller {
+		op_control *self;
+		void operator()() const noexcept { self->on_stop(); }
+	};
+
+	void init_deferred() noexcept
+	{
+		deferred_.owner = this;
+		deferred_.issue = [](deferred *d) {
+			static_cast<op_control *>(d->owner)->issue_deferred();
+		};
+	}
+
+	void watch_stop() noexcept
+	{
+		// May run on_stop() at once, if a stop was requested meanwhile.
+		if (stop_.stop_possible())
+			on_stop_.emplace(stop_, canceller{this});
+	}
+
+	// From the stop callback: never throws, never resumes.
+	void on_stop() noexcept
+	{
+		if (!pending_)
+			return;
+		if (waiting_) {
+			// Abandon the wait; the event, if it comes, is the next
+			// awaiter's. The timer (if any) is removed, else the loop's
+			// next turn resumes the waiter.
+			waiting_ = false;
+			stopped_ = true;
+			want_aux();
+			pending_--; // the event, no longer awaited (never 0 here)
+			return;
+		}
+		if (target_live_)
+			want_aux(); // cancel the request
+	}
+
+	// Ask for the auxiliary request (the cancel of target_) once: now if
+	// the SQ has room, else from the loop's next turn. It is counted in
+	// pending_ from now on, so the waiter cannot resume before it.
+	void want_aux() noexcept
+	{
+		if (aux_wanted_)
+			return;
+		aux_wanted_ = true;
+		pending_++;
+		io_uring_sqe *s = target_live_ ? ring_->try_get_sqe() : nullptr;
+		if (s)
+			issue_cancel(s);
+		else
+			ring_->defer(deferred_);
+	}
+
+	void issue_cancel(io_uring_sqe *s) noexcept
+	{
+		io_uring_prep_cancel64(s, target_, 0);
+		io_uring_sqe_set_data64(s, encode(this, tag_aux));
+	}
+
+	// From the loop: the cancel is still needed, or only the count.
+	void issue_deferred()
+	{
+		if (target_live_) {
+			issue_cancel(ring_->get_sqe());
+			return;
+		}
+		if (--pending_ == 0)
+			finish();
+	}
+
+	static void on_cqe_(completion *c, const cqe &e, unsigned tag)
+	{
+		auto *self = static_cast<op_control *>(c);
+		if (tag == tag_main) {
+			// The request's CQE, or the wait's timer.
+			self->target_live_ = false;
+			if (self->wait_mode_) {
+				if (e.res == -ETIME && self->waiting_) {
+					self->waiting_ = false;
+					self->timed_out_ = true;
+					self->pending_--; // the event, no longer awaited
+				}
+			} else {
+				self->res_ = e.res;
+				self->flags_ = e.flags;
+			}
+		} else if (e.res == -ETIME) {
+			// only a linked timeout that fired completes with -ETIME
+			self->timed_out_ = true;
+		}
+		if (--self->pending_ == 0)
+			self->finish();
+	}
+
+	void finish() noexcept { waiter_.resume(); }
+
+	std::stop_token stop_;
+	std::optional<std::stop_callback<canceller>> on_stop_;
+	deferred deferred_;
+	std::uint64_t target_ = 0; // the request a cancel names
+	__kernel_timespec ts_{};
+	unsigned pending_ = 0;
+	bool has_timeout_ = false;
+	bool target_live_ = false; // target_ is in the kernel
+	bool aux_wanted_ = false;
+	bool timed_out_ = false;
+	bool wait_mode_ = false; // waiting for an event, not a request
+	bool waiting_ = false;   // for an event, not abandoned
+	bool got_event_ = false; // the event came
+	bool stopped_ = false;   // a stop ended the wait
+};
+
+// The .timeout() and .stop_with() of awaitable D.
+template <class D>
+class cancellable : public op_control {
+public:
+	// End with operation_canceled when @st is stopped, unless the
+	// awaitable completed first.
+	D &&stop_with(std::stop_token st) &&noexcept
+	{
+		set_stop(std::move(st));
+		return static_cast<D &&>(*this);
+	}
+
+	// End with timed_out if not completed after @d.
+	template <class Rep, class Period>
+	D &&timeout(std::chrono::duration<Rep, Period> d) &&noexcept
+	{
+		set_timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+		return static_cast<D &&>(*this);
+	}
+
+protected:
+	using op_control::op_control;
+};
+
+} // namespace detail
+
 // How a CQE becomes the operation's value.
 template <class R>
 struct res_as {
@@ -28,45 +322,17 @@ struct res_as {
 };
 
 template <class Prep, class R = int, class Conv = res_as<R>>
-class [[nodiscard]] operation : detail::completion {
+class [[nodiscard]] operation : public detail::cancellable<operation<Prep, R, Conv>> {
+	using base = detail::cancellable<operation<Prep, R, Conv>>;
+
 public:
-	operation(ring &r, Prep prep) noexcept
-	    : completion(&operation::on_cqe_), ring_(r), prep_(std::move(prep))
-	{
-	}
-	// Movable until it starts (compilers may move an awaitable into the
-	// coroutine frame); never after, as the kernel then points at it.
-	operation(operation &&o) noexcept
-	    : completion(&operation::on_cqe_), ring_(o.ring_), prep_(std::move(o.prep_)),
-	      has_timeout_(o.has_timeout_), ts_(o.ts_), stop_(std::move(o.stop_))
-	{
-	}
-	operation &operator=(operation &&) = delete;
-
-	// Cancel the request (IORING_OP_ASYNC_CANCEL) when @st is stopped;
-	// the result is then operation_canceled unless it completed first.
-	operation &&stop_with(std::stop_token st) &&noexcept
-	{
-		stop_ = std::move(st);
-		return std::move(*this);
-	}
-
-	// Cancel the request if it has not completed after @d (a linked
-	// IORING_OP_LINK_TIMEOUT); the result is then timed_out.
-	template <class Rep, class Period>
-	operation &&timeout(std::chrono::duration<Rep, Period> d) &&noexcept
-	{
-		auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-		ts_.tv_sec = ns / 1000000000;
-		ts_.tv_nsec = ns % 1000000000;
-		has_timeout_ = true;
-		return std::move(*this);
-	}
+	operation(ring &r, Prep prep) noexcept : base(r), prep_(std::move(prep)) {}
+	operation(operation &&o) noexcept : base(std::move(o)), prep_(std::move(o.prep_)) {}
 
 	bool await_ready() noexcept
 	{
-		if (stop_.stop_requested()) {
-			res_ = -ECANCELED;
+		if (this->stop_requested()) {
+			this->res_ = -ECANCELED;
 			return true;
 		}
 		return false;
@@ -74,76 +340,22 @@ public:
 
 	void await_suspend(std::coroutine_handle<> h)
 	{
-		waiter_ = h;
-		io_uring_sqe *s = ring_.get_sqes(has_timeout_ ? 2 : 1);
+		io_uring_sqe *s = this->request_sqe();
 		prep_(s);
-		io_uring_sqe_set_data64(s, detail::encode(this, detail::tag_main));
-		pending_ = 1;
-		if (has_timeout_) {
-			s->flags |= IOSQE_IO_LINK;
-			io_uring_sqe *t = io_uring_get_sqe(ring_.native());
-			io_uring_prep_link_timeout(t, &ts_, 0);
-			io_uring_sqe_set_data64(t, detail::encode(this, detail::tag_aux));
-			pending_++;
-		}
-		if (stop_.stop_possible())
-			on_stop_.emplace(stop_, canceller{this});
+		this->request_started(h, s, detail::encode(this, detail::tag_main));
 	}
 
 	result<R> await_resume() noexcept
 	{
-		on_stop_.reset();
-		if (timed_out_ && res_ == -ECANCELED)
-			return errno_code(ETIMEDOUT);
-		return Conv::convert(res_, flags_);
+		this->settle();
+		return Conv::convert(this->request_res(), this->flags_);
 	}
 
 	// The CQE flags of the completion (IORING_CQE_F_*).
-	std::uint32_t cqe_flags() const noexcept { return flags_; }
+	std::uint32_t cqe_flags() const noexcept { return this->flags_; }
 
 private:
-	struct canceller {
-		operation *self;
-		void operator()() const { self->cancel(); }
-	};
-
-	void cancel()
-	{
-		if (!pending_ || cancel_issued_)
-			return;
-		cancel_issued_ = true;
-		io_uring_sqe *s = ring_.get_sqe();
-		io_uring_prep_cancel64(s, detail::encode(this, detail::tag_main), 0);
-		io_uring_sqe_set_data64(s, detail::encode(this, detail::tag_aux));
-		pending_++;
-	}
-
-	static void on_cqe_(detail::completion *c, const cqe &e, unsigned tag)
-	{
-		auto *self = static_cast<operation *>(c);
-		if (tag == detail::tag_main) {
-			self->res_ = e.res;
-			self->flags_ = e.flags;
-		} else if (e.res == -ETIME) {
-			// only a linked timeout that fired completes with -ETIME
-			self->timed_out_ = true;
-		}
-		if (--self->pending_ == 0)
-			self->waiter_.resume();
-	}
-
-	ring &ring_;
 	Prep prep_;
-	std::coroutine_handle<> waiter_;
-	int res_ = 0;
-	std::uint32_t flags_ = 0;
-	unsigned pending_ = 0;
-	bool has_timeout_ = false;
-	bool timed_out_ = false;
-	bool cancel_issued_ = false;
-	__kernel_timespec ts_{};
-	std::stop_token stop_;
-	std::optional<std::stop_callback<canceller>> on_stop_;
 };
 
 // An operation of result type R from a callable that preps the SQE.

@@ -10,7 +10,9 @@
 // A chunk is a move-only view of pool memory; destroying it puts exactly
 // one entry on the fill ring, which gives the memory back to the kernel.
 // The pool lives until the zcrx object, every stream and every chunk are
-// gone, so a chunk can outlive the object it came from.
+// gone, so a chunk can outlive the object it came from, and the ring too
+// (giving it back then does nothing; see the lifetime rules in ring.hpp).
+// next() takes .timeout() and .stop_with() (operation.hpp).
 //
 // Two modes, the same streams and chunks:
 //   - device-less (the default): works on any TCP socket; the kernel
@@ -22,7 +24,12 @@
 //     zcrx_options::fallback says what happens when the device cannot.
 // zcrx::counters() says how many bytes arrived either way.
 //
-// The ring must have 32-byte CQEs (ring_options::cqe32).
+// The ring must have 32-byte CQEs (ring_options::cqe32) and DEFER_TASKRUN.
+// Errors that say what went wrong (a socket that is no connected TCP one,
+// a pool too small for its streams, a device that cannot) are recv_errc
+// (errors.hpp). Where the kernel has no zero-copy receive (probe()),
+// recv_buf.hpp receives into provided buffers with streams and chunks of
+// the same shape, and receiver.hpp picks one of the two at run time.
 //
 // When the pool runs out (-ENOMEM), a stream goes on by itself: after its
 // queued chunks are consumed, straight away once, and then as soon as any
@@ -53,6 +60,8 @@
 #include <utility>
 #include <vector>
 
+#include <zcuring/errors.hpp>
+#include <zcuring/features.hpp>
 #include <zcuring/result.hpp>
 #include <zcuring/stream.hpp>
 
@@ -76,11 +85,12 @@ struct zcrx_options {
 	// Unset: device-less.
 	std::optional<unsigned> if_index{};
 	unsigned rx_queue = 0;
-	// When the device cannot: -ENODEV (no such interface), -EOPNOTSUPP
-	// (a driver that cannot fill a queue from a pool: lo, veth,
-	// virtio-net...), -EINVAL (it cannot split headers now, e.g. e1000e
-	// with an MTU of 1500), -ERANGE (no such queue), or -EEXIST still
-	// after device_wait (another instance has the queue). Any other error
+	// When the device cannot (recv_errc, errors.hpp): no_such_device
+	// (-ENODEV), device_unsupported (-EOPNOTSUPP: a driver that cannot
+	// fill a queue from a pool: lo, veth, virtio-net...), no_header_split
+	// (-EINVAL: e.g. e1000e with an MTU of 1500), no_such_queue (-ERANGE),
+	// or queue_busy (-EEXIST still after device_wait: another instance
+	// has the queue). Any other error
 	// (-EPERM without CAP_NET_ADMIN, -ENOMEM over RLIMIT_MEMLOCK) throws
 	// whatever this says, as device-less would fail the same way.
 	zcrx_fallback fallback = zcrx_fallback::none;
@@ -106,30 +116,53 @@ namespace detail {
 class rx_state;
 
 // The pool and fill ring, shared by the owner, its streams and chunks.
-class zcrx_state {
+class zcrx_state : public ring_node {
 public:
-	zcrx_state(ring &r, const zcrx_options &o) : r_(r)
+	zcrx_state(ring &r, const zcrx_options &o) : r_(&r)
 	{
+		// The ring, when it goes first, detaches the pool (zcrx::zcrx
+		// links it): chunks and streams may outlive the ring.
+		destroy_with_ring = [](ring_node *n) noexcept {
+			static_cast<zcrx_state *>(n)->r_ = nullptr;
+		};
 		if (!r.cqe32())
 			throw std::system_error(make_error_code(std::errc::invalid_argument),
 			                        "zero-copy receive needs a ring with 32-byte CQEs "
 			                        "(ring_options::cqe32)");
+		if (!(r.setup_flags() & IORING_SETUP_DEFER_TASKRUN))
+			throw std::system_error(make_error_code(std::errc::invalid_argument),
+			                        "zero-copy receive needs a ring with "
+			                        "IORING_SETUP_DEFER_TASKRUN (ring_options::defer_taskrun)");
+		long page = ::sysconf(_SC_PAGESIZE);
 		io_uring_query_zcrx q;
-		int ret = zcrx_query(&q);
-		if (ret < 0)
-			throw std::system_error(
-			        make_error_code(errc::unsupported),
-			        "IORING_OP_RECV_ZC needs the zcuring kernel series, or "
-			        "Linux 7.1 for device-less mode");
+		int ret = zcuring_zcrx_query(&q);
+		if (ret < 0) {
+			// No answer: a kernel without zcrx, or mainline 6.15 to 7.0
+			// (device mode only; the query came in 6.18 and may not know
+			// zcrx). Such a kernel does not say how big the refill
+			// ring's header is: a page is more than any has.
+			if (!o.if_index || !has_opcode(r, IORING_OP_RECV_ZC))
+				throw std::system_error(
+				        make_error_code(errc::unsupported),
+				        has_opcode(r, IORING_OP_RECV_ZC)
+				                ? "this kernel's zero-copy receive has device mode only "
+				                  "(mainline before 7.1): device-less mode needs the "
+				                  "zcuring kernel series or Linux 7.1"
+				                : "IORING_OP_RECV_ZC needs the zcuring kernel series, or "
+				                  "Linux 6.15 for device mode and 7.1 for device-less "
+				                  "mode");
+			std::memset(&q, 0, sizeof(q));
+			q.rq_hdr_size = static_cast<std::uint32_t>(page);
+		}
 		bool nodev_ok = q.register_flags & ZCRX_REG_NODEV;
 		if (!o.if_index && !nodev_ok)
 			throw std::system_error(
 			        make_error_code(errc::unsupported),
-			        "this kernel's zero-copy receive has no device-less "
-			        "mode (ZCRX_REG_NODEV)");
-		long page = ::sysconf(_SC_PAGESIZE);
+			        "this kernel's zero-copy receive has device mode only (no "
+			        "ZCRX_REG_NODEV: mainline before 7.1): give it a NIC receive queue "
+			        "(zcrx_options::if_index)");
 		pool_len_ = (o.pool_bytes + page - 1) / page * page;
-		rq_len_ = (zcrx_rq_bytes(&q, o.rq_entries) + page - 1) / page * page;
+		rq_len_ = (zcuring_zcrx_rq_bytes(&q, o.rq_entries) + page - 1) / page * page;
 		pool_ = map(pool_len_);
 		rq_mem_ = map(rq_len_);
 		if (!pool_ || !rq_mem_) {
@@ -139,7 +172,7 @@ public:
 		std::string what = "IORING_REGISTER_ZCRX_IFQ";
 		if (o.if_index) {
 			// 0 (if_nametoindex() of an unknown name) is no device;
-			// zcrx_register_area() would take it for device-less.
+			// zcuring_zcrx_register() would take it for device-less.
 			ret = *o.if_index ? register_device(*o.if_index, o.rx_queue, o.rq_entries,
 			                                    o.device_wait)
 			                  : -ENODEV;
@@ -148,12 +181,16 @@ public:
 				wait_carrier(*o.if_index, o.device_wait);
 				return;
 			}
-			device_error_ = errno_code(-ret);
+			device_error_ = detail::device_error(-ret);
 			bool cannot = ret == -ENODEV || ret == -EOPNOTSUPP || ret == -EINVAL ||
 			              ret == -ERANGE || ret == -EEXIST;
 			if (!cannot || o.fallback == zcrx_fallback::none || !nodev_ok) {
 				unmap();
-				throw_register(device_what(ret, *o.if_index, o.rx_queue), ret);
+				if (cannot)
+					// recv_errc: what the device cannot, in words
+					throw std::system_error(device_error_,
+					                        device_where(*o.if_index, o.rx_queue));
+				throw_register(device_where(*o.if_index, o.rx_queue), ret);
 			}
 			// What the kernel may have written of the fill ring is
 			// not to be found by the device-less instance.
@@ -161,7 +198,7 @@ public:
 			what += " (device-less, after device mode: " +
 			        device_what(ret, *o.if_index, o.rx_queue) + ")";
 		}
-		ret = zcrx_register_nodev(r.fd(), pool_, pool_len_, rq_mem_, rq_len_, o.rq_entries,
+		ret = zcuring_zcrx_register_nodev(r.native(), pool_, pool_len_, rq_mem_, rq_len_, o.rq_entries,
 		                          &reg_, &rq_);
 		if (ret < 0) {
 			unmap();
@@ -171,7 +208,12 @@ public:
 	}
 	zcrx_state(const zcrx_state &) = delete;
 	zcrx_state &operator=(const zcrx_state &) = delete;
-	~zcrx_state() { unmap(); }
+	~zcrx_state()
+	{
+		if (linked())
+			node_list::unlink(this);
+		unmap();
+	}
 
 	void ref() noexcept { refs_++; }
 	void unref() noexcept
@@ -180,7 +222,9 @@ public:
 			delete this;
 	}
 
-	ring &owner_ring() const noexcept { return r_; }
+	// Null once the ring is gone.
+	ring *owner_ring() const noexcept { return r_; }
+	bool ring_open() const noexcept { return r_ && !r_->closed(); }
 	std::uint32_t id() const noexcept { return reg_.zcrx_id; }
 	std::byte *pool() const noexcept { return static_cast<std::byte *>(pool_); }
 	std::size_t pool_len() const noexcept { return pool_len_; }
@@ -192,23 +236,29 @@ public:
 	// Give one data CQE's memory back: one fill-ring entry.
 	void put(std::uint64_t off, std::uint32_t len) noexcept
 	{
-		if (!zcrx_rq_space(&rq_) && !r_.closed()) {
+		if (!zcuring_zcrx_rq_space(&rq_) && ring_open()) {
 			// Full: the kernel takes every queued entry now.
-			zcrx_flush(r_.fd(), id());
+			zcuring_zcrx_flush(r_->native(), id());
 		}
-		if (zcrx_rq_space(&rq_)) {
-			zcrx_rq_return(&rq_, off, len);
-			zcrx_rq_publish(&rq_);
+		if (zcuring_zcrx_rq_space(&rq_)) {
+			zcuring_zcrx_rq_return(&rq_, off, len);
+			zcuring_zcrx_rq_publish(&rq_);
 		}
 		returned_++;
 		held_--;
-		if (!starved_.empty() && !r_.closed())
+		if (!starved_.empty() && ring_open())
 			wake_starved();
 	}
 
 	// Data CQEs delivered by the kernel and not yet given back, whether
 	// queued in a stream or alive as chunks.
 	void held_more() noexcept { held_++; }
+
+	// Streams of this pool whose request may still run: each may keep a
+	// partly filled chunk of it.
+	void stream_more() noexcept { streams_++; }
+	void stream_less() noexcept { streams_--; }
+	std::size_t streams() const noexcept { return streams_; }
 	std::uint64_t held() const noexcept { return held_; }
 
 	std::uint64_t returned() const noexcept { return returned_; }
@@ -221,10 +271,10 @@ public:
 	// the stack: no allocation.
 	result<zcrx_counters> counters() const noexcept
 	{
-		if (r_.closed())
+		if (!ring_open())
 			return errno_code(EBADF);
 		char path[64];
-		std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", r_.fd());
+		std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", r_->fd());
 		int fd = ::open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return errno_code(errno);
@@ -306,33 +356,25 @@ private:
 	{
 		if (ret == -ENOMEM)
 			what += " (the pool is charged to RLIMIT_MEMLOCK)";
+		if (ret == -EPERM)
+			what += " (zero-copy receive needs CAP_NET_ADMIN, device-less mode too)";
 		if (ret == -EOPNOTSUPP || ret == -ENODEV)
 			throw std::system_error(make_error_code(errc::unsupported), what);
 		throw std::system_error(errno_code(-ret), what);
 	}
 
-	static std::string device_what(int ret, unsigned ifindex, unsigned rxq)
+	// "device mode on eth1 rx queue 0"
+	static std::string device_where(unsigned ifindex, unsigned rxq)
 	{
 		char name[IF_NAMESIZE] = "?";
 		if (!::if_indextoname(ifindex, name))
 			std::snprintf(name, sizeof(name), "#%u", ifindex);
-		std::string w = std::string("device mode on ") + name + " rx queue " +
-		                std::to_string(rxq) + ": ";
-		switch (-ret) {
-		case ENODEV:
-			return w + "no such interface";
-		case EOPNOTSUPP:
-			return w + "not available on this kernel or NIC";
-		case EINVAL:
-			return w + "the NIC cannot split headers from payload now "
-			           "(e1000e: MTU above 1500, rx-checksumming on)";
-		case ERANGE:
-			return w + "no such receive queue";
-		case EEXIST:
-			return w + "the queue is bound to another instance";
-		default:
-			return w + errno_code(-ret).message();
-		}
+		return std::string("device mode on ") + name + " rx queue " + std::to_string(rxq);
+	}
+
+	static std::string device_what(int ret, unsigned ifindex, unsigned rxq)
+	{
+		return device_where(ifindex, rxq) + ": " + detail::device_error(-ret).message();
 	}
 
 	// Binding takes the NIC down and up: its first SYNs would be lost.
@@ -379,7 +421,7 @@ private:
 	{
 		auto end = std::chrono::steady_clock::now() + limit;
 		for (;;) {
-			int ret = zcrx_register_area(r_.fd(), ifindex, rxq, pool_, pool_len_, rq_mem_,
+			int ret = zcuring_zcrx_register(r_->native(), ifindex, rxq, pool_, pool_len_, rq_mem_,
 			                             rq_len_, entries, &reg_, &rq_);
 			if (ret != -EEXIST || std::chrono::steady_clock::now() >= end)
 				return ret;
@@ -387,16 +429,17 @@ private:
 		}
 	}
 
-	ring &r_;
+	ring *r_; // null once the ring is gone
 	unsigned refs_ = 1;
 	void *pool_ = nullptr;
 	void *rq_mem_ = nullptr;
 	std::size_t pool_len_ = 0;
 	std::size_t rq_len_ = 0;
 	io_uring_zcrx_ifq_reg reg_{};
-	zcrx_rq rq_{};
+	io_uring_zcrx_rq rq_{};
 	std::uint64_t returned_ = 0;
 	std::uint64_t held_ = 0;
+	std::size_t streams_ = 0;
 	std::vector<rx_state *> starved_;
 	zcrx_mode mode_ = zcrx_mode::device_less;
 	std::error_code device_error_;
@@ -406,14 +449,16 @@ private:
 class rx_state final : public multishot {
 public:
 	rx_state(zcrx_state &z, int fd, std::size_t limit)
-	    : multishot(z.owner_ring()), z_(z), fd_(fd)
+	    : multishot(*z.owner_ring()), z_(z), fd_(fd)
 	{
 		z_.ref();
+		z_.stream_more();
 		limit_ = limit;
 	}
 	~rx_state() override
 	{
 		z_.unstarve(this);
+		z_.stream_less();
 		z_.unref();
 	}
 
@@ -439,7 +484,7 @@ protected:
 		unsigned len = 0;
 		if (limit_)
 			len = static_cast<unsigned>(limit_ - received_);
-		io_uring_prep_recv_zc(s, fd_, len, z_.id());
+		zcuring_prep_recv_zc(s, fd_, len, z_.id());
 	}
 
 	void drop(const cqe &e, bool queued) noexcept override
@@ -577,44 +622,46 @@ public:
 	rx_stream(rx_stream &&) noexcept = default;
 	rx_stream &operator=(rx_stream &&) noexcept = default;
 
-	// The next chunk; at the end, an error: errc::end_of_stream after EOF
-	// (or the byte limit), else what ended the request.
-	auto next() noexcept
-	{
-		struct awaiter {
-			detail::rx_state *s;
-			bool await_ready()
-			{
-				if (s->ready() || s->eof_)
-					return true;
-				if (!s->armed())
-					s->rearm();
-				return false;
-			}
-			void await_suspend(std::coroutine_handle<> h) noexcept { s->wait(h); }
-			result<chunk> await_resume() noexcept
-			{
-				if (!s->ready())
-					return errc::end_of_stream;
-				cqe e = s->pop();
-				if (e.res > 0) {
-					if (s->limit_ && s->received_ >= s->limit_)
-						s->eof_ = true;
-					chunk c(&s->pool(), e.big[0],
-					        static_cast<std::uint32_t>(e.res));
-					return c;
-				}
-				if (e.res == 0) {
+	// What next() returns: co_await gives the next chunk; at the end, an
+	// error: errc::end_of_stream after EOF (or the byte limit), else what
+	// ended the request. .timeout() and .stop_with() (operation.hpp) end
+	// the wait with timed_out or operation_canceled; the request goes on,
+	// and what it delivers later is the next call's.
+	class [[nodiscard]] next_op : public detail::next_awaiter<next_op, detail::rx_state> {
+	public:
+		using detail::next_awaiter<next_op, detail::rx_state>::next_awaiter;
+		result<chunk> await_resume() noexcept
+		{
+			if (auto ec = this->wait_error())
+				return ec;
+			detail::rx_state *s = this->s_;
+			if (!s->ready())
+				return errc::end_of_stream;
+			cqe e = s->pop();
+			if (e.res > 0) {
+				if (s->limit_ && s->received_ >= s->limit_)
 					s->eof_ = true;
-					s->error_ = make_error_code(errc::end_of_stream);
-					return errc::end_of_stream;
-				}
-				s->error_ = errno_code(-e.res);
-				return s->error_;
+				chunk c(&s->pool(), e.big[0],
+				        static_cast<std::uint32_t>(e.res));
+				return c;
 			}
-		};
-		return awaiter{&*s_};
-	}
+			if (e.res == 0) {
+				s->eof_ = true;
+				s->error_ = make_error_code(errc::end_of_stream);
+				return errc::end_of_stream;
+			}
+			s->error_ = e.res == -ENOMEM
+			                    ? make_error_code(recv_errc::pool_too_small)
+			                    : detail::recv_error(-e.res);
+			return s->error_;
+		}
+	private:
+		friend class detail::next_awaiter<next_op, detail::rx_state>;
+		bool at_end() const noexcept { return this->s_->eof_; }
+		void start() { this->s_->rearm(); }
+	};
+
+	next_op next() noexcept { return next_op(*s_); }
 
 	// Why the stream ended: errc::end_of_stream, or an error.
 	std::error_code status() const noexcept { return s_->error_; }
@@ -624,7 +671,7 @@ public:
 	std::uint64_t rearms() const noexcept { return s_->arms_ ? s_->arms_ - 1 : 0; }
 
 	// End the request early; next() then returns its final result.
-	void cancel() { s_->cancel(); }
+	void cancel() noexcept { s_->cancel(); }
 
 private:
 	friend class zcrx;
@@ -636,18 +683,41 @@ private:
 class zcrx {
 public:
 	// Throws std::system_error: errc::unsupported (with the reason) on a
-	// kernel without it, or for device mode on a device that cannot have
-	// it (with zcrx_fallback::none), else the registration's error. In
+	// kernel without it (see probe()), std::errc::invalid_argument for a
+	// ring without 32-byte CQEs or DEFER_TASKRUN, the recv_errc of a
+	// device that cannot have device mode (with zcrx_fallback::none, or on
+	// a kernel with device mode only), else the registration's error. In
 	// device mode it returns once the NIC has its carrier again (or after
 	// zcrx_options::device_wait).
-	explicit zcrx(ring &r, const zcrx_options &o = {}) : z_(new detail::zcrx_state(r, o)) {}
+	explicit zcrx(ring &r, const zcrx_options &o = {}) : z_(new detail::zcrx_state(r, o))
+	{
+		r.adopt(z_);
+	}
 	zcrx(const zcrx &) = delete;
 	zcrx &operator=(const zcrx &) = delete;
 	~zcrx() { z_->unref(); }
 
 	// Receive from TCP socket @fd; @limit > 0 ends after that many bytes.
+	// Throws std::system_error (recv_errc::pool_too_small, with the
+	// sizes) when the pool has no more pages than it would have streams:
+	// each stream's request may keep a partly filled page, and the pool
+	// could run dry with none of it held by the application.
 	rx_stream receive(int fd, std::size_t limit = 0)
 	{
+		if (!z_->ring_open())
+			throw std::system_error(errno_code(EBADF), "zcrx::receive(): its ring is gone");
+		long page = ::sysconf(_SC_PAGESIZE);
+		std::size_t pages = z_->pool_len() / static_cast<std::size_t>(page);
+		std::size_t streams = z_->streams() + 1;
+		if (pages <= streams)
+			throw std::system_error(
+			        make_error_code(recv_errc::pool_too_small),
+			        "zcrx::receive(): a pool of " + std::to_string(z_->pool_len()) +
+			                " bytes (" + std::to_string(pages) + " pages) for " +
+			                std::to_string(streams) +
+			                " streams: it needs more pages than streams, at least " +
+			                std::to_string((streams + 1) * static_cast<std::size_t>(page)) +
+			                " bytes (zcrx_options::pool_bytes)");
 		return rx_stream(new detail::rx_state(*z_, fd, limit));
 	}
 
@@ -658,6 +728,9 @@ public:
 	std::uint64_t outstanding() const noexcept { return z_->held(); }
 	// Fill-ring entries written so far: one per chunk.
 	std::uint64_t returned() const noexcept { return z_->returned(); }
+	// Streams whose request may still run (released ones included until
+	// their last CQE): each may keep a partly filled page of the pool.
+	std::size_t streams() const noexcept { return z_->streams(); }
 
 	// Device mode, or device-less (asked for, or fallen back to).
 	zcrx_mode mode() const noexcept { return z_->mode(); }

@@ -1,6 +1,33 @@
 // SPDX-License-Identifier: MIT
 // ring: one io_uring and the event loop that drives it, for one thread.
 //
+// Lifetimes: the rules of the whole library, stated once here.
+//  1. What the kernel points at outlives the request. An awaitable (an
+//     operation, a stream's next(), a zero-copy send) resumes its coroutine
+//     only after every CQE that names it has come, its cancel's and its
+//     timeout's included: once co_await returns, nothing in the kernel
+//     points into the coroutine's frame.
+//  2. A task that has started is destroyed only once it has finished, or
+//     by its ring's destructor. Destroying it earlier terminates the
+//     program with a message (task.hpp). run(t) keeps the rule for its own
+//     @t: when the loop throws while @t is suspended, the ring takes @t
+//     over, as if spawned and detached.
+//  3. The ring frees what is left when it goes: its destructor closes the
+//     io_uring first (the kernel then points at nothing), then destroys
+//     the spawned tasks that have not finished (their locals with them)
+//     and the states of released streams.
+//  4. Handles may outlive the ring, and then do nothing harmful: a
+//     join_handle becomes empty; a stream's state, a zcrx pool and its
+//     chunks are shared with the ring, which detaches them when it goes
+//     (a chunk given back then is only unmapped with the pool; its bytes
+//     stay readable until then). Nothing that needs the ring works after
+//     it is gone: zcrx::receive() throws.
+//  5. A stop callback never throws and never resumes a coroutine: a stop
+//     request queues a cancel (the loop's next turn issues it when the SQ
+//     is full), and the awaitable waits for its CQE.
+//  6. One thread: a ring, its awaitables and their stop requests belong
+//     to the thread that runs the loop (the ring is SINGLE_ISSUER).
+//
 // Discipline:
 //  - An operation takes its SQE when it starts (in await_suspend), never
 //    when the awaitable is built. A full SQ is submitted and the SQE taken
@@ -26,7 +53,9 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include <zcuring/detail/fifo.hpp>
@@ -85,6 +114,7 @@ struct ring_node {
 	ring_node *prev = nullptr;
 	ring_node *next = nullptr;
 	destroyer destroy_with_ring = nullptr;
+	bool linked() const noexcept { return next && next != this; }
 };
 
 struct node_list {
@@ -114,8 +144,31 @@ struct node_list {
 	}
 };
 
-// A spawned coroutine that owns itself: it frees its frame when done, or
-// the ring frees it (with its locals) when the ring goes first.
+// Work that wanted an SQE when none could be had without submitting (a
+// cancel asked for by a stop callback, which must not throw): the loop's
+// next turn calls issue(), where taking an SQE may submit. The owner keeps
+// it linked until then, and unlinks it if it goes first.
+struct deferred {
+	deferred *prev = nullptr;
+	deferred *next = nullptr;
+	void (*issue)(deferred *) = nullptr;
+	void *owner = nullptr;
+	bool linked() const noexcept { return next != nullptr; }
+	void unlink() noexcept
+	{
+		if (!next)
+			return;
+		prev->next = next;
+		next->prev = prev;
+		prev = next = nullptr;
+	}
+};
+
+template <class T>
+struct spawn_promise;
+
+// A coroutine that owns itself: it frees its frame when done, or the ring
+// frees it (with its locals) when the ring goes first.
 struct detached {
 	struct promise_type;
 	using handle = std::coroutine_handle<promise_type>;
@@ -148,7 +201,22 @@ struct detached {
 	handle h;
 };
 
+// Waits for a task already started elsewhere, without resuming it.
+template <class P>
+struct done_awaiter {
+	std::coroutine_handle<P> h;
+	bool await_ready() const noexcept { return h.done(); }
+	void await_suspend(std::coroutine_handle<> c) const noexcept
+	{
+		h.promise().continuation = c;
+	}
+	void await_resume() const noexcept {}
+};
+
 } // namespace detail
+
+template <class T = void>
+class join_handle;
 
 class ring {
 public:
@@ -180,13 +248,20 @@ public:
 	ring(const ring &) = delete;
 	ring &operator=(const ring &) = delete;
 	// Closes the io_uring first, so the kernel no longer points at
-	// anything, then frees spawned tasks that have not finished and the
-	// states of released streams, then the extensions.
+	// anything, then frees spawned tasks that have not finished (their
+	// join_handles become empty) and the states of released streams,
+	// detaches the states of streams and pools still owned (lifetime rule
+	// 4), then frees the extensions.
 	~ring()
 	{
 		io_uring_queue_exit(&ring_);
 		closed_ = true;
+		// What waits for an SQE lives in frames freed below.
+		while (deferred_.next != &deferred_)
+			deferred_.next->unlink();
+		detail::teardown_depth++;
 		nodes_.destroy_all();
+		detail::teardown_depth--;
 	}
 
 	// True once the destructor has closed the io_uring: destructors that
@@ -216,35 +291,64 @@ public:
 		return s;
 	}
 
+	// An SQE if the SQ has room, else null; never submits, never throws
+	// (for stop callbacks: see defer()).
+	io_uring_sqe *try_get_sqe() noexcept
+	{
+		io_uring_sqe *s = io_uring_get_sqe(&ring_);
+		if (s)
+			io_uring_sqe_set_data64(s, 0);
+		return s;
+	}
+
+	// Call @d->issue from the loop's next turn, before it submits.
+	void defer(detail::deferred &d) noexcept
+	{
+		if (d.linked())
+			return;
+		d.prev = deferred_.prev;
+		d.next = &deferred_;
+		deferred_.prev->next = &d;
+		deferred_.prev = &d;
+		stats_.deferred++;
+	}
+
 	// Resume @h from the loop, after what is already queued.
 	void post(std::coroutine_handle<> h) { ready_.push(h); }
 
-	// Start @t on this ring, detached. An exception that leaves it is
-	// rethrown from run(); the ring should then be destroyed.
-	void spawn(task<void> t)
-	{
-		auto d = run_detached(*this, std::move(t));
-		++live_;
-		adopt(&d.h.promise());
-		post(d.h);
-	}
+	// Start @t on this ring now (it runs from the loop's next turn) and
+	// return its handle: co_await it for @t's value (or exception), or
+	// drop it (or detach()) to let @t run on. An exception that leaves a
+	// detached task is rethrown from run() and step().
+	template <class T>
+	join_handle<T> spawn(task<T> t);
 
 	// Run the loop until @t completes; its value or exception comes back.
+	// If the loop throws first (a detached task failed), @t is left to
+	// the ring, as a detached task (lifetime rule 2).
 	template <class T>
 	T run(task<T> t)
 	{
 		auto h = t.handle();
 		post(h);
-		while (!h.done())
-			step();
+		try {
+			while (!h.done())
+				step();
+		} catch (...) {
+			if (!h.done())
+				take_over(std::move(t));
+			throw;
+		}
 		return std::move(t).operator co_await().await_resume();
 	}
 
-	// Run the loop until every spawned task has finished.
+	// Run the loop until every spawned task has finished; rethrow the
+	// first exception of a detached task.
 	void run()
 	{
 		while (live_)
 			step();
+		rethrow_failure();
 	}
 
 	// Spawned tasks not yet finished.
@@ -259,7 +363,9 @@ public:
 			ready_.pop().resume();
 		rethrow_failure();
 		if (pending_.empty()) {
-			enter(!ran);
+			if (run_deferred())
+				ran = true;
+			enter(!ran && ready_.empty());
 			reap();
 		}
 		while (!pending_.empty())
@@ -292,19 +398,54 @@ public:
 		std::uint64_t enters = 0;
 		std::uint64_t sq_full = 0;
 		std::uint64_t busy = 0;
+		std::uint64_t deferred = 0; // SQEs left to the next turn (SQ full)
 	};
 	const counters &stats() const noexcept { return stats_; }
 
 private:
-	static detail::detached run_detached(ring &r, task<void> t)
+	template <class T>
+	friend struct detail::spawn_promise;
+	template <class T>
+	friend class join_handle;
+
+	// Keep a started task that run() gives up on until it finishes.
+	template <class T>
+	static detail::detached keep_running(ring &r, task<T> t)
 	{
+		co_await detail::done_awaiter<typename task<T>::promise_type>{t.handle()};
 		try {
-			co_await std::move(t);
+			(void)std::move(t).operator co_await().await_resume();
 		} catch (...) {
-			if (!r.failure_)
-				r.failure_ = std::current_exception();
+			r.fail(std::current_exception());
 		}
 		--r.live_;
+	}
+
+	template <class T>
+	void take_over(task<T> t) noexcept
+	{
+		auto d = keep_running(*this, std::move(t));
+		++live_;
+		adopt(&d.h.promise());
+		d.h.resume(); // only waits
+	}
+
+	void fail(std::exception_ptr e) noexcept
+	{
+		if (!failure_)
+			failure_ = std::move(e);
+	}
+
+	bool run_deferred()
+	{
+		if (deferred_.next == &deferred_)
+			return false;
+		while (deferred_.next != &deferred_) {
+			detail::deferred *d = deferred_.next;
+			d->unlink();
+			d->issue(d);
+		}
+		return true;
 	}
 
 	void rethrow_failure()
@@ -405,8 +546,197 @@ private:
 	detail::fifo<cqe> pending_{256};
 	std::size_t live_ = 0;
 	std::exception_ptr failure_;
+	detail::deferred deferred_{&deferred_, &deferred_, nullptr, nullptr};
 	counters stats_;
 	std::array<std::unique_ptr<detail::extension>, detail::tag_mask + 1> ext_;
 };
+
+namespace detail {
+
+// Where a spawned task's value waits for its join.
+template <class T>
+struct spawn_value {
+	template <class U>
+	void return_value(U &&v)
+	{
+		value.emplace(std::forward<U>(v));
+	}
+	T take() { return std::move(*value); }
+	std::optional<T> value;
+};
+template <>
+struct spawn_value<void> {
+	void return_void() const noexcept {}
+	void take() const noexcept {}
+};
+
+// The frame that runs a spawned task: the ring's (a ring_node) until it
+// is freed, by its own end when detached, by its join_handle once
+// finished and joined or dropped, or by the ring's destructor.
+template <class T>
+struct spawned {
+	using promise_type = spawn_promise<T>;
+	std::coroutine_handle<promise_type> h;
+};
+
+template <class T>
+struct spawn_promise final : ring_node, spawn_value<T> {
+	using handle = std::coroutine_handle<spawn_promise>;
+
+	spawn_promise() noexcept
+	{
+		destroy_with_ring = [](ring_node *n) noexcept {
+			auto *p = static_cast<spawn_promise *>(n);
+			if (p->owner)
+				p->owner->p_ = nullptr;
+			handle::from_promise(*p).destroy();
+		};
+	}
+	spawned<T> get_return_object() noexcept { return {handle::from_promise(*this)}; }
+	std::suspend_always initial_suspend() const noexcept { return {}; }
+	auto final_suspend() const noexcept
+	{
+		struct awaiter {
+			bool await_ready() const noexcept { return false; }
+			std::coroutine_handle<> await_suspend(handle self) const noexcept
+			{
+				spawn_promise &p = self.promise();
+				p.finished = true;
+				--p.r->live_;
+				if (!p.owner) {
+					// detached: a failure goes to run()
+					if (p.error)
+						p.r->fail(p.error);
+					node_list::unlink(&p);
+					self.destroy();
+					return std::noop_coroutine();
+				}
+				if (p.joiner)
+					return std::exchange(p.joiner, {});
+				return std::noop_coroutine();
+			}
+			void await_resume() const noexcept {}
+		};
+		return awaiter{};
+	}
+	void unhandled_exception() noexcept { error = std::current_exception(); }
+
+	// Free a finished frame (its join_handle's part).
+	void free() noexcept
+	{
+		node_list::unlink(this);
+		handle::from_promise(*this).destroy();
+	}
+
+	ring *r = nullptr;
+	join_handle<T> *owner = nullptr; // null: detached
+	std::coroutine_handle<> joiner;  // the coroutine awaiting the join
+	std::exception_ptr error;
+	bool finished = false;
+};
+
+template <class T>
+spawned<T> run_spawned(task<T> t)
+{
+	if constexpr (std::is_void_v<T>)
+		co_await std::move(t);
+	else
+		co_return co_await std::move(t);
+}
+
+} // namespace detail
+
+// A spawned task: co_await it (once) for the task's value, or its
+// exception; or detach() it, or drop it, which detaches. Empty once joined
+// or detached, and when the ring is destroyed before the task finished.
+template <class T>
+class join_handle {
+public:
+	join_handle() = default;
+	join_handle(join_handle &&o) noexcept : p_(std::exchange(o.p_, nullptr))
+	{
+		if (p_)
+			p_->owner = this;
+	}
+	join_handle &operator=(join_handle &&o) noexcept
+	{
+		if (this != &o) {
+			detach();
+			p_ = std::exchange(o.p_, nullptr);
+			if (p_)
+				p_->owner = this;
+		}
+		return *this;
+	}
+	join_handle(const join_handle &) = delete;
+	join_handle &operator=(const join_handle &) = delete;
+	~join_handle() { detach(); }
+
+	// Not joined, not detached, and the ring is still there.
+	bool valid() const noexcept { return p_ != nullptr; }
+	// The task has finished; co_await will not suspend.
+	bool done() const noexcept { return p_ && p_->finished; }
+
+	// Let the task run on its own. Its exception, if it has one or gets
+	// one, comes out of the ring's run() and step().
+	void detach() noexcept
+	{
+		auto *p = std::exchange(p_, nullptr);
+		if (!p)
+			return;
+		p->owner = nullptr;
+		if (!p->finished)
+			return;
+		if (p->error)
+			p->r->fail(p->error);
+		p->free();
+	}
+
+	// The task's value, or its exception rethrown. The handle must be
+	// valid(); it is empty afterwards.
+	auto operator co_await() &&noexcept
+	{
+		struct awaiter {
+			join_handle *self;
+			bool await_ready() const noexcept { return self->p_->finished; }
+			void await_suspend(std::coroutine_handle<> c) const noexcept
+			{
+				self->p_->joiner = c;
+			}
+			T await_resume()
+			{
+				auto *p = std::exchange(self->p_, nullptr);
+				struct freer {
+					detail::spawn_promise<T> *p;
+					~freer() { p->free(); }
+				} f{p};
+				if (p->error)
+					std::rethrow_exception(p->error);
+				return p->take();
+			}
+		};
+		return awaiter{this};
+	}
+
+private:
+	friend struct detail::spawn_promise<T>;
+	friend class ring;
+	detail::spawn_promise<T> *p_ = nullptr;
+};
+
+template <class T>
+join_handle<T> ring::spawn(task<T> t)
+{
+	auto s = detail::run_spawned(std::move(t));
+	auto &p = s.h.promise();
+	p.r = this;
+	++live_;
+	adopt(&p);
+	post(s.h);
+	join_handle<T> j;
+	j.p_ = &p;
+	p.owner = &j;
+	return j; // a move (or elision) sets owner again
+}
 
 } // namespace zcuring

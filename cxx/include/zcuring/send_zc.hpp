@@ -63,8 +63,8 @@ namespace detail {
 
 // Since Linux 6.2 and in the zcuring series; liburing 2.3's io_uring.h
 // predates them.
-inline constexpr unsigned send_zc_report_usage = 1u << 3;        // IORING_SEND_ZC_REPORT_USAGE
-inline constexpr std::uint32_t notif_usage_zc_copied = 1u << 31; // IORING_NOTIF_USAGE_ZC_COPIED
+inline constexpr unsigned send_zc_report_usage = IORING_SEND_ZC_REPORT_USAGE; // <zcuring/compat.h>
+inline constexpr std::uint32_t notif_usage_zc_copied = IORING_NOTIF_USAGE_ZC_COPIED;
 inline constexpr std::uint32_t gen_mask = 0x7fffffffu;           // REPORT_USAGE takes bit 31
 
 // Per-request notifications: entries indexed by the upper bits of the
@@ -206,7 +206,7 @@ public:
 		if (!in_open_)
 			return false;
 		io_uring_sqe *sqe = r_->get_sqe();
-		io_uring_prep_send_zc_flush(sqe, index_, 1);
+		zcuring_prep_send_zc_flush(sqe, index_, 1);
 		io_uring_sqe_set_data64(sqe, (std::uint64_t(open_) << 32) | tag_of());
 		close();
 		return true;
@@ -539,7 +539,7 @@ public:
 			t.slots_.resize(nr);
 		for (unsigned i = 0; i < nr; i++)
 			tags[i] = (std::uint64_t(i) << detail::tag_bits) | detail::zc_slot_table::tag;
-		int ret = zc_slots_register(r.fd(), tags.data(), nr, first);
+		int ret = zcuring_zc_slots_register(r.native(), tags.data(), nr, first);
 		if (ret < 0)
 			throw std::system_error(errno_code(-ret), "IORING_REGISTER_SEND_ZC_SLOTS");
 		for (unsigned i = 0; i < nr; i++)
@@ -557,7 +557,7 @@ public:
 			return;
 		if (io_uring_sq_ready(r_.native()))
 			io_uring_submit(r_.native());
-		zc_slots_unregister(r_.fd());
+		zcuring_zc_slots_unregister(r_.native());
 		auto &t = *r_.find_extension<detail::zc_slot_table>();
 		for (unsigned i = 0; i < t.nr_; i++)
 			t.slots_[i].stop();
@@ -604,53 +604,29 @@ struct zc_slot {
 // co_await gives a zc_sent. Like operation (operation.hpp): the SQE is
 // taken when it starts, and it resumes only after every CQE that names it
 // (the send's, its cancel's, its linked timeout's) has come.
-class [[nodiscard]] zc_send_op : detail::completion {
+class [[nodiscard]] zc_send_op : public detail::cancellable<zc_send_op> {
 public:
 	zc_send_op(ring &r, int fd, bool fixed_file, std::span<const std::byte> buf,
 	           const zc_options &o, std::optional<zc_slot> slot) noexcept
-	    : completion(&zc_send_op::on_cqe_), r_(r), fd_(fd), fixed_(fixed_file), buf_(buf),
-	      opt_(o), slot_(slot)
+	    : cancellable(r), fd_(fd), fixed_(fixed_file), buf_(buf), opt_(o), slot_(slot)
 	{
 	}
-	// Movable until it starts, never after.
 	zc_send_op(zc_send_op &&o) noexcept
-	    : completion(&zc_send_op::on_cqe_), r_(o.r_), fd_(o.fd_), fixed_(o.fixed_),
-	      buf_(o.buf_), opt_(o.opt_), slot_(o.slot_), has_timeout_(o.has_timeout_),
-	      ts_(o.ts_), stop_(std::move(o.stop_))
+	    : cancellable(std::move(o)), fd_(o.fd_), fixed_(o.fixed_), buf_(o.buf_),
+	      opt_(o.opt_), slot_(o.slot_)
 	{
-	}
-	zc_send_op &operator=(zc_send_op &&) = delete;
-
-	// Cancel the send when @st is stopped: bytes is then
-	// operation_canceled unless it completed first.
-	zc_send_op &&stop_with(std::stop_token st) &&noexcept
-	{
-		stop_ = std::move(st);
-		return std::move(*this);
-	}
-
-	// Cancel the send if it has not completed after @d (a linked
-	// IORING_OP_LINK_TIMEOUT): bytes is then timed_out.
-	template <class Rep, class Period>
-	zc_send_op &&timeout(std::chrono::duration<Rep, Period> d) &&noexcept
-	{
-		auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-		ts_.tv_sec = ns / 1000000000;
-		ts_.tv_nsec = ns % 1000000000;
-		has_timeout_ = true;
-		return std::move(*this);
 	}
 
 	// Sends that do not start (stopped already, or a slot that is not
 	// registered) complete at once, and have nothing to release.
 	bool await_ready() noexcept
 	{
-		if (stop_.stop_requested()) {
+		if (stop_requested()) {
 			res_ = -ECANCELED;
 			return true;
 		}
 		if (slot_) {
-			auto *t = r_.find_extension<detail::zc_slot_table>();
+			auto *t = owner().find_extension<detail::zc_slot_table>();
 			if (!t || !t->find(slot_->index)) {
 				res_ = -EINVAL;
 				return true;
@@ -661,15 +637,15 @@ public:
 
 	void await_suspend(std::coroutine_handle<> h)
 	{
-		waiter_ = h;
+		ring &r = owner();
 		detail::zc_notif_table *notifs = nullptr;
 		if (!slot_) {
-			notifs = &r_.extension<detail::zc_notif_table>();
+			notifs = &r.extension<detail::zc_notif_table>();
 			idx_ = notifs->alloc(this);
 		}
 		io_uring_sqe *s;
 		try {
-			s = r_.get_sqes(has_timeout_ ? 2 : 1);
+			s = request_sqe();
 		} catch (...) {
 			if (notifs)
 				notifs->free(idx_);
@@ -688,85 +664,36 @@ public:
 			s->buf_index = static_cast<std::uint16_t>(*opt_.buf_index);
 		}
 		if (slot_) {
-			auto j = r_.find_extension<detail::zc_slot_table>()->slots_[slot_->index].join();
+			auto j = r.find_extension<detail::zc_slot_table>()->slots_[slot_->index].join();
 			gen_ = j.gen;
-			io_uring_sqe_set_zc_slot(s, static_cast<std::uint16_t>(slot_->index), j.flush);
+			zcuring_sqe_set_zc_slot(s, static_cast<std::uint16_t>(slot_->index), j.flush);
 			send_ud_ = detail::encode(this, detail::tag_main);
 		} else {
 			send_ud_ = detail::zc_notif_table::user_data(idx_);
 		}
-		io_uring_sqe_set_data64(s, send_ud_);
 		started_ = true;
-		pending_ = 1;
-		if (has_timeout_) {
-			s->flags |= IOSQE_IO_LINK;
-			io_uring_sqe *t = io_uring_get_sqe(r_.native());
-			io_uring_prep_link_timeout(t, &ts_, 0);
-			io_uring_sqe_set_data64(t, detail::encode(this, detail::tag_aux));
-			pending_++;
-		}
-		if (stop_.stop_possible())
-			on_stop_.emplace(stop_, canceller{this});
+		request_started(h, s, send_ud_);
 	}
 
 	zc_sent await_resume() noexcept
 	{
-		on_stop_.reset();
-		zc_sent out{from_res<std::size_t>(res_), zc_release{}};
-		if (timed_out_ && res_ == -ECANCELED)
-			out.bytes = errno_code(ETIMEDOUT);
+		settle();
+		zc_sent out{from_res<std::size_t>(request_res()), zc_release{}};
 		if (started_)
-			out.release = zc_release(&r_, slot_ ? slot_->index : idx_, gen_, !!slot_);
+			out.release = zc_release(&owner(), slot_ ? slot_->index : idx_, gen_, !!slot_);
 		return out;
 	}
 
 private:
-	struct canceller {
-		zc_send_op *self;
-		void operator()() const { self->cancel(); }
-	};
-
-	void cancel()
-	{
-		if (!pending_ || cancel_issued_)
-			return;
-		cancel_issued_ = true;
-		io_uring_sqe *s = r_.get_sqe();
-		io_uring_prep_cancel64(s, send_ud_, 0);
-		io_uring_sqe_set_data64(s, detail::encode(this, detail::tag_aux));
-		pending_++;
-	}
-
-	static void on_cqe_(detail::completion *c, const cqe &e, unsigned tag)
-	{
-		auto *self = static_cast<zc_send_op *>(c);
-		if (tag == detail::tag_main)
-			self->res_ = e.res;
-		else if (e.res == -ETIME)
-			self->timed_out_ = true; // only a linked timeout that fired
-		if (--self->pending_ == 0)
-			self->waiter_.resume();
-	}
-
-	ring &r_;
 	int fd_;
 	bool fixed_;
 	std::span<const std::byte> buf_;
 	zc_options opt_;
 	std::optional<zc_slot> slot_;
-	std::coroutine_handle<> waiter_;
-	int res_ = 0;
 	std::uint32_t idx_ = 0;
 	std::uint32_t gen_ = 0;
 	std::uint64_t send_ud_ = 0;
-	unsigned pending_ = 0;
 	bool started_ = false;
-	bool has_timeout_ = false;
-	bool timed_out_ = false;
-	bool cancel_issued_ = false;
-	__kernel_timespec ts_{};
-	std::stop_token stop_;
-	std::optional<std::stop_callback<canceller>> on_stop_;
 };
 
 // A zero-copy send with its own notification.

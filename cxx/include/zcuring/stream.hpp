@@ -9,46 +9,73 @@
 // owner's release or the final CQE. CQEs that arrive for a released
 // stream go to drop(), which gives back what they carry (a descriptor, a
 // buffer, a zero-copy chunk).
+//
+// The state is the ring's node from the start: if the ring goes first, it
+// frees a released state, and detaches an owned one (which then does
+// nothing, as its request is gone with the ring).
+//
+// A stream's next() takes .timeout() and .stop_with() like every
+// awaitable (operation.hpp): they end the wait, not the request, which
+// goes on; what it delivers later is the next call's. cancel() ends the
+// request.
 #pragma once
 
 #include <coroutine>
+#include <system_error>
 #include <utility>
 
-#include <zcuring/ring.hpp>
+#include <zcuring/operation.hpp>
 
 namespace zcuring::detail {
 
 class multishot : public completion, public ring_node {
 public:
-	explicit multishot(ring &r) : completion(&multishot::on_cqe_), ring_(r)
+	explicit multishot(ring &r) : completion(&multishot::on_cqe_), ring_(&r)
 	{
 		destroy_with_ring = [](ring_node *n) noexcept {
-			delete static_cast<multishot *>(n);
+			auto *self = static_cast<multishot *>(n);
+			if (self->owned_)
+				self->detach();
+			else
+				delete self;
 		};
+		cancel_later_.owner = this;
+		cancel_later_.issue = [](deferred *d) {
+			static_cast<multishot *>(d->owner)->issue_cancel();
+		};
+		r.adopt(this);
 	}
 	multishot(const multishot &) = delete;
 	multishot &operator=(const multishot &) = delete;
-	virtual ~multishot() = default;
+	virtual ~multishot()
+	{
+		cancel_later_.unlink();
+		if (linked())
+			node_list::unlink(this);
+	}
 
 	// Start (or restart) the request.
 	void arm()
 	{
-		io_uring_sqe *s = ring_.get_sqe();
+		io_uring_sqe *s = ring_->get_sqe();
 		prep(s);
 		io_uring_sqe_set_data64(s, encode(this, tag_main));
 		armed_ = true;
 		cancel_issued_ = false;
+		cancel_later_.unlink(); // one for the request before, if any
 	}
 
 	// Ask the kernel to end the request; its final CQE still comes.
-	void cancel()
+	// Never throws: with the SQ full, the loop's next turn issues it.
+	void cancel() noexcept
 	{
-		if (!armed_ || cancel_issued_ || ring_.closed())
+		if (!armed_ || cancel_issued_ || !ring_ || ring_->closed())
 			return;
 		cancel_issued_ = true;
-		io_uring_sqe *s = ring_.get_sqe();
-		io_uring_prep_cancel64(s, encode(this, tag_main), 0);
-		io_uring_sqe_set_data64(s, 0);
+		if (io_uring_sqe *s = ring_->try_get_sqe())
+			prep_cancel(s);
+		else
+			ring_->defer(cancel_later_);
 	}
 
 	// The owner is done: cancel, give back what is queued, and free the
@@ -56,24 +83,27 @@ public:
 	void release() noexcept
 	{
 		owned_ = false;
-		try {
-			cancel();
-		} catch (...) {
-			// The ring is broken; its teardown ends the request.
-		}
+		waiter_ = nullptr;
+		cancel();
 		while (!queue_.empty())
 			drop(queue_.pop(), true);
-		if (!armed_ || ring_.closed())
+		if (!armed_ || !ring_ || ring_->closed())
 			delete this;
-		else
-			ring_.adopt(this); // freed by the final CQE or the ring
+		// else freed by the final CQE, or by the ring
 	}
 
 	bool armed() const noexcept { return armed_; }
 	bool ready() const noexcept { return !queue_.empty(); }
 	cqe pop() noexcept { return queue_.pop(); }
-	void wait(std::coroutine_handle<> h) noexcept { waiter_ = h; }
-	ring &owner_ring() const noexcept { return ring_; }
+	// @w's event() is called when the next CQE is queued.
+	void wait(op_control *w) noexcept { waiter_ = w; }
+	void unwait(op_control *w) noexcept
+	{
+		if (waiter_ == w)
+			waiter_ = nullptr;
+	}
+	// Null once the ring is gone.
+	ring *owner_ring() const noexcept { return ring_; }
 
 protected:
 	virtual void prep(io_uring_sqe *s) = 0;
@@ -85,6 +115,27 @@ protected:
 	virtual bool take(const cqe &) { return true; }
 
 private:
+	void prep_cancel(io_uring_sqe *s) noexcept
+	{
+		io_uring_prep_cancel64(s, encode(this, tag_main), 0);
+		io_uring_sqe_set_data64(s, 0);
+	}
+
+	// From the loop, for a cancel the SQ had no room for.
+	void issue_cancel()
+	{
+		if (armed_ && ring_ && !ring_->closed())
+			prep_cancel(ring_->get_sqe());
+	}
+
+	// The ring is going: nothing of the request is left.
+	void detach() noexcept
+	{
+		ring_ = nullptr;
+		armed_ = false;
+		waiter_ = nullptr;
+	}
+
 	static void on_cqe_(completion *c, const cqe &e, unsigned)
 	{
 		auto *self = static_cast<multishot *>(c);
@@ -92,25 +143,67 @@ private:
 			self->armed_ = false;
 		if (!self->owned_) {
 			self->drop(e, false);
-			if (!self->armed_) {
-				node_list::unlink(self);
+			if (!self->armed_)
 				delete self;
-			}
 			return;
 		}
 		if (!self->take(e))
 			return;
 		self->queue_.push(e);
-		if (auto w = std::exchange(self->waiter_, {}))
-			w.resume();
+		if (auto *w = std::exchange(self->waiter_, nullptr))
+			w->event();
 	}
 
-	ring &ring_;
+	ring *ring_;
 	fifo<cqe> queue_{16};
-	std::coroutine_handle<> waiter_;
+	op_control *waiter_ = nullptr;
+	deferred cancel_later_;
 	bool armed_ = false;
 	bool owned_ = true;
 	bool cancel_issued_ = false;
+};
+
+// The awaitable of a stream's next(): D provides
+//   bool at_end()       nothing more will come (no wait, no re-arm)
+//   void start()        (re)arm the request
+//   T await_resume()    calling wait_error() first.
+template <class D, class S>
+class next_awaiter : public cancellable<D> {
+public:
+	explicit next_awaiter(S &s) noexcept : cancellable<D>(*s.owner_ring()), s_(&s) {}
+	next_awaiter(next_awaiter &&o) noexcept : cancellable<D>(std::move(o)), s_(o.s_) {}
+
+	bool await_ready()
+	{
+		if (s_->ready() || static_cast<D *>(this)->at_end())
+			return true;
+		if (this->stop_requested()) {
+			this->stopped_early();
+			return true;
+		}
+		if (!s_->armed())
+			static_cast<D *>(this)->start();
+		return false;
+	}
+
+	void await_suspend(std::coroutine_handle<> h)
+	{
+		this->wait_started(h);
+		s_->wait(this);
+	}
+
+protected:
+	// Why the wait ended without a CQE (timed_out, operation_canceled),
+	// or no error.
+	std::error_code wait_error() noexcept
+	{
+		this->settle();
+		s_->unwait(this);
+		int r = this->wait_res();
+		return r ? errno_code(-r) : std::error_code{};
+	}
+
+	S *s_;
 };
 
 // Owns a multishot state of type S: releases it when destroyed.

@@ -2,9 +2,17 @@
 // task<T>: a lazy coroutine. It starts when awaited, hands control to the
 // awaiter by symmetric transfer when it finishes (so chains of tasks do not
 // grow the stack), and carries its value or exception to the awaiter.
+//
+// A task that has started and not finished is suspended on something that
+// points at it (an operation in the kernel, a wait for another task):
+// destroying it then terminates the program with a message, the one loud
+// way out of a use after free (see the lifetime rules in ring.hpp). Only
+// a ring's destructor frees such tasks, after it has closed the io_uring.
 #pragma once
 
 #include <coroutine>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -16,7 +24,28 @@ class task;
 
 namespace detail {
 
+// Non-zero while a ring's destructor frees what it owns: the only time a
+// started, unfinished task may be destroyed.
+inline thread_local unsigned teardown_depth = 0;
+
+[[noreturn]] inline void die_task_destroyed() noexcept
+{
+	std::fputs("zcuring: a started task was destroyed before it finished: an operation of "
+	           "it may still be in the kernel (see the lifetime rules in "
+	           "zcuring/ring.hpp)\n",
+	           stderr);
+	std::abort();
+}
+
 struct promise_base {
+	// Marks the task started when it first runs.
+	struct initial_awaiter {
+		promise_base *p;
+		bool await_ready() const noexcept { return false; }
+		void await_suspend(std::coroutine_handle<>) const noexcept {}
+		void await_resume() const noexcept { p->started = true; }
+	};
+
 	struct final_awaiter {
 		bool await_ready() const noexcept { return false; }
 		template <class P>
@@ -27,7 +56,7 @@ struct promise_base {
 		void await_resume() const noexcept {}
 	};
 
-	std::suspend_always initial_suspend() const noexcept { return {}; }
+	initial_awaiter initial_suspend() noexcept { return {this}; }
 	final_awaiter final_suspend() const noexcept { return {}; }
 	void unhandled_exception() noexcept { exception = std::current_exception(); }
 
@@ -39,6 +68,7 @@ struct promise_base {
 
 	std::coroutine_handle<> continuation = std::noop_coroutine();
 	std::exception_ptr exception;
+	bool started = false;
 };
 
 template <class T>
@@ -89,6 +119,9 @@ public:
 
 	bool valid() const noexcept { return static_cast<bool>(h_); }
 	bool done() const noexcept { return h_ && h_.done(); }
+	// Has run, and may be suspended on an operation: not to be destroyed
+	// until done().
+	bool started() const noexcept { return h_ && h_.promise().started; }
 
 	auto operator co_await() &&noexcept
 	{
@@ -111,8 +144,11 @@ public:
 private:
 	void reset() noexcept
 	{
-		if (h_)
-			std::exchange(h_, {}).destroy();
+		if (!h_)
+			return;
+		if (h_.promise().started && !h_.done() && !detail::teardown_depth)
+			detail::die_task_destroyed();
+		std::exchange(h_, {}).destroy();
 	}
 
 	handle_type h_;

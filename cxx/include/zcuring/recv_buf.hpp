@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: MIT
+// Receive into provided buffers: multishot recv (IORING_RECV_MULTISHOT,
+// Linux 6.0) that picks its buffers from a ring of them
+// (IORING_REGISTER_PBUF_RING, 5.19). It is the fallback for kernels
+// without zero-copy receive, with the shape of recv_zc.hpp:
+//
+//   zcuring::buf_pool bufs(r);                  // buffers + their ring
+//   auto in = bufs.receive(fd);                 // multishot, re-armed as needed
+//   while (auto c = co_await in.next())
+//           use(c->data());                     // the kernel copied into it
+//   // in.status(): end_of_stream, or the error that ended it
+//
+// A buf_chunk is a move-only view of one buffer; destroying it puts the
+// buffer back on the ring, where the kernel takes it for later data. The
+// memory lives until the buf_pool, every stream and every chunk are gone,
+// so a chunk may outlive the pool object, its streams and the ring (giving
+// a buffer back is a store to memory this library owns, no system call).
+// The buf_pool and its streams must not outlive the ring.
+//
+// zcuring::receiver (receiver.hpp) picks zero copy or this at run time.
+//
+// When the ring has no buffer (-ENOBUFS), a stream goes on by itself:
+// after its queued chunks are consumed, straight away once, and then as
+// soon as any buffer comes back. An application that holds every buffer
+// while it waits for the next one waits for ever: hold fewer.
+//
+// Unlike rx_stream there is no byte limit: a multishot recv has none, and
+// bytes past a limit in a buffer could not be handed back to the socket.
+#pragma once
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <zcuring/errors.hpp>
+#include <zcuring/result.hpp>
+#include <zcuring/stream.hpp>
+
+namespace zcuring {
+
+struct buf_pool_options {
+	std::size_t buffer_bytes = 16384; // each buffer: the most one chunk holds
+	unsigned buffers = 256;           // a power of two, at most 32768
+	// The buffer group id (IOSQE_BUFFER_SELECT); -1: the lowest one free
+	// on this ring.
+	int group = -1;
+};
+
+class buf_pool;
+class buf_stream;
+
+namespace detail {
+
+class buf_rx_state;
+
+// The buffers and their ring, shared by the owner, its streams and chunks.
+// refs_ keeps the memory (owner, streams, chunks); users_ keeps the
+// registration (owner, streams). The ring tells it when the ring goes
+// (ring_node), after which nothing here touches the ring.
+class buf_pool_state final : public ring_node {
+public:
+	buf_pool_state(ring &r, const buf_pool_options &o) : r_(&r)
+	{
+		if (!o.buffers || (o.buffers & (o.buffers - 1)) || o.buffers > 32768)
+			throw std::system_error(make_error_code(std::errc::invalid_argument),
+			                        "buf_pool: buffers must be a power of two from 1 "
+			                        "to 32768, not " +
+			                                std::to_string(o.buffers));
+		if (!o.buffer_bytes || o.buffer_bytes > (1u << 30))
+			throw std::system_error(make_error_code(std::errc::invalid_argument),
+			                        "buf_pool: buffer_bytes must be from 1 to 1 GiB, not " +
+			                                std::to_string(o.buffer_bytes));
+		if (o.group < -1 || o.group > 0xffff)
+			throw std::system_error(make_error_code(std::errc::invalid_argument),
+			                        "buf_pool: group must be -1 or from 0 to 65535, not " +
+			                                std::to_string(o.group));
+		long page = ::sysconf(_SC_PAGESIZE);
+		size_ = static_cast<std::uint32_t>(o.buffer_bytes);
+		count_ = o.buffers;
+		mem_len_ = (std::size_t{count_} * size_ + page - 1) / page * page;
+		br_len_ = (count_ * sizeof(io_uring_buf) + page - 1) / page * page;
+		mem_ = map(mem_len_);
+		br_ = static_cast<io_uring_buf_ring *>(map(br_len_));
+		if (!mem_ || !br_) {
+			unmap();
+			throw std::system_error(errno_code(ENOMEM), "buf_pool: mmap of the buffers");
+		}
+		io_uring_buf_ring_init(br_);
+		for (unsigned i = 0; i < count_; i++)
+			io_uring_buf_ring_add(br_, addr(static_cast<std::uint16_t>(i)), size_,
+			                      static_cast<unsigned short>(i), mask(), static_cast<int>(i));
+		io_uring_buf_ring_advance(br_, static_cast<int>(count_));
+
+		io_uring_buf_reg reg{};
+		reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_);
+		reg.ring_entries = count_;
+		int ret = -EEXIST;
+		for (int g = o.group < 0 ? 0 : o.group; ret == -EEXIST && g <= 0xffff; g++) {
+			reg.bgid = static_cast<std::uint16_t>(g);
+			ret = io_uring_register_buf_ring(r.native(), &reg, 0);
+			if (o.group >= 0)
+				break;
+		}
+		if (ret < 0) {
+			unmap();
+			std::string what = "IORING_REGISTER_PBUF_RING (buffer group " +
+			                   std::to_string(reg.bgid) + ")";
+			if (ret == -EINVAL)
+				what += ": a ring of provided buffers needs Linux 5.19 or later";
+			else if (ret == -EEXIST)
+				what += ": the group is taken";
+			else if (ret == -ENOMEM)
+				what += ": its pages are charged to RLIMIT_MEMLOCK";
+			throw std::system_error(errno_code(-ret), what);
+		}
+		group_ = reg.bgid;
+		destroy_with_ring = [](ring_node *n) noexcept {
+			static_cast<buf_pool_state *>(n)->r_ = nullptr;
+		};
+		r.adopt(this);
+	}
+	buf_pool_state(const buf_pool_state &) = delete;
+	buf_pool_state &operator=(const buf_pool_state &) = delete;
+	~buf_pool_state() { unmap(); }
+
+	void ref() noexcept { refs_++; }
+	void unref() noexcept
+	{
+		if (--refs_ == 0)
+			delete this;
+	}
+	// The owner or a stream: the registration lives while one does.
+	void use() noexcept
+	{
+		users_++;
+		ref();
+	}
+	void unuse() noexcept
+	{
+		if (--users_ == 0 && r_) {
+			if (!r_->closed())
+				io_uring_unregister_buf_ring(r_->native(), group_);
+			node_list::unlink(this);
+			r_ = nullptr;
+		}
+		unref();
+	}
+
+	// The ring, or null once it is gone.
+	ring *owner() const noexcept { return r_; }
+	std::uint16_t group() const noexcept { return group_; }
+	std::uint32_t buffer_bytes() const noexcept { return size_; }
+	unsigned buffers() const noexcept { return count_; }
+	std::byte *addr(std::uint16_t bid) const noexcept
+	{
+		return static_cast<std::byte *>(mem_) + std::size_t{bid} * size_;
+	}
+	std::span<std::byte> memory() const noexcept
+	{
+		return {static_cast<std::byte *>(mem_), std::size_t{count_} * size_};
+	}
+
+	// Give buffer @bid back to the ring: one entry, visible at once. The
+	// ring has a slot for every buffer, so it is never full.
+	void put(std::uint16_t bid) noexcept
+	{
+		io_uring_buf_ring_add(br_, addr(bid), size_, bid, mask(), 0);
+		io_uring_buf_ring_advance(br_, 1);
+		returned_++;
+		held_--;
+		if (starved_)
+			wake_starved();
+	}
+
+	// Buffers the kernel filled and the application has not given back,
+	// queued in a stream or alive as chunks.
+	void held_more() noexcept { held_++; }
+	std::uint64_t held() const noexcept { return held_; }
+	std::uint64_t returned() const noexcept { return returned_; }
+
+	inline void starve(buf_rx_state *s) noexcept;
+	inline void unstarve(buf_rx_state *s) noexcept;
+	inline void wake_starved() noexcept;
+
+private:
+	int mask() const noexcept { return io_uring_buf_ring_mask(count_); }
+
+	static void *map(std::size_t len) noexcept
+	{
+		void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		                 -1, 0);
+		return p == MAP_FAILED ? nullptr : p;
+	}
+	void unmap() noexcept
+	{
+		if (mem_)
+			::munmap(std::exchange(mem_, nullptr), mem_len_);
+		if (br_)
+			::munmap(std::exchange(br_, nullptr), br_len_);
+	}
+
+	ring *r_;
+	unsigned refs_ = 1;  // the owner's
+	unsigned users_ = 1; // the owner's
+	void *mem_ = nullptr;
+	io_uring_buf_ring *br_ = nullptr;
+	std::size_t mem_len_ = 0, br_len_ = 0;
+	std::uint32_t size_ = 0;
+	unsigned count_ = 0;
+	std::uint16_t group_ = 0;
+	std::uint64_t returned_ = 0;
+	std::uint64_t held_ = 0;
+	// Streams waiting for a buffer to come back, linked through
+	// buf_rx_state::next_starved_: no allocation.
+	buf_rx_state *starved_ = nullptr;
+};
+
+// The multishot recv of one stream.
+class buf_rx_state final : public multishot {
+public:
+	buf_rx_state(ring &r, buf_pool_state &p, int fd) : multishot(r), p_(p), fd_(fd)
+	{
+		p_.use();
+	}
+	~buf_rx_state() override
+	{
+		p_.unstarve(this);
+		p_.unuse();
+	}
+
+	buf_pool_state &pool() const noexcept { return p_; }
+
+	std::size_t received_ = 0;
+	bool eof_ = false;
+	std::error_code error_;
+	std::uint64_t arms_ = 0;
+	// In buf_pool_state's list of starved streams.
+	bool starved_ = false;
+	buf_rx_state *next_starved_ = nullptr;
+
+	void rearm()
+	{
+		arms_++;
+		arm();
+	}
+
+protected:
+	void prep(io_uring_sqe *s) override
+	{
+		io_uring_prep_recv_multishot(s, fd_, nullptr, 0, 0);
+		s->flags |= IOSQE_BUFFER_SELECT;
+		s->buf_group = p_.group();
+	}
+
+	static std::uint16_t bid(const cqe &e) noexcept
+	{
+		return static_cast<std::uint16_t>(e.flags >> IORING_CQE_BUFFER_SHIFT);
+	}
+
+	void drop(const cqe &e, bool queued) noexcept override
+	{
+		if (!(e.flags & IORING_CQE_F_BUFFER))
+			return;
+		if (queued && e.res <= 0)
+			return; // take() gave it back already
+		if (!queued)
+			p_.held_more();
+		p_.put(bid(e));
+	}
+
+	bool take(const cqe &e) override
+	{
+		if (e.flags & IORING_CQE_F_BUFFER) {
+			if (e.res > 0) {
+				// Data; without F_MORE the request ended with it
+				// (its CQE went to the overflow list): next()
+				// re-arms once the queue is consumed.
+				p_.held_more();
+				received_ += static_cast<std::size_t>(e.res);
+				enobufs_rearmed_ = false;
+				return true;
+			}
+			// A buffer with nothing in it: straight back.
+			p_.held_more();
+			p_.put(bid(e));
+		}
+		if (e.flags & IORING_CQE_F_MORE)
+			return false; // nothing to deliver
+		if (e.res == -ENOBUFS)
+			return !out_of_buffers();
+		return true;
+	}
+
+private:
+	// The ring had no buffer. True: handled (the stream goes on); false:
+	// deliver the error to the owner.
+	bool out_of_buffers()
+	{
+		// Queued data first; next() re-arms once the queue is consumed.
+		if (ready())
+			return true;
+		// Buffers given back since the kernel posted this are in the
+		// ring: try once more straight away, and again whenever some
+		// came back since the last try.
+		if (!enobufs_rearmed_ || p_.returned() != returned_at_rearm_) {
+			enobufs_rearmed_ = true;
+			returned_at_rearm_ = p_.returned();
+			rearm();
+			return true;
+		}
+		// Still none: wait until a buffer held by the application (a
+		// chunk, or queued in a stream) comes back.
+		if (p_.held()) {
+			p_.starve(this);
+			return true;
+		}
+		return false;
+	}
+
+	buf_pool_state &p_;
+	int fd_;
+	bool enobufs_rearmed_ = false;
+	std::uint64_t returned_at_rearm_ = 0;
+};
+
+inline void buf_pool_state::starve(buf_rx_state *s) noexcept
+{
+	if (s->starved_)
+		return;
+	s->starved_ = true;
+	s->next_starved_ = starved_;
+	starved_ = s;
+}
+
+inline void buf_pool_state::unstarve(buf_rx_state *s) noexcept
+{
+	for (buf_rx_state **p = &starved_; *p; p = &(*p)->next_starved_) {
+		if (*p == s) {
+			*p = s->next_starved_;
+			break;
+		}
+	}
+	s->starved_ = false;
+	s->next_starved_ = nullptr;
+}
+
+inline void buf_pool_state::wake_starved() noexcept
+{
+	if (!r_ || r_->closed())
+		return;
+	buf_rx_state *list = std::exchange(starved_, nullptr);
+	while (list) {
+		buf_rx_state *s = list;
+		list = std::exchange(s->next_starved_, nullptr);
+		s->starved_ = false;
+		if (s->armed())
+			continue;
+		try {
+			s->rearm();
+		} catch (...) {
+			// No SQE now (the ring is failing): wait for the next buffer.
+			starve(s);
+		}
+	}
+}
+
+} // namespace detail
+
+// One buffer holding received bytes; goes back to the ring when destroyed.
+class buf_chunk {
+public:
+	buf_chunk() = default;
+	buf_chunk(buf_chunk &&o) noexcept
+	    : p_(std::exchange(o.p_, nullptr)), bid_(o.bid_), len_(o.len_)
+	{
+	}
+	buf_chunk &operator=(buf_chunk &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			p_ = std::exchange(o.p_, nullptr);
+			bid_ = o.bid_;
+			len_ = o.len_;
+		}
+		return *this;
+	}
+	~buf_chunk() { reset(); }
+
+	std::span<const std::byte> data() const noexcept { return {p_->addr(bid_), len_}; }
+	std::size_t size() const noexcept { return len_; }
+	// The buffer's id in its group (the CQE's IORING_CQE_BUFFER_SHIFT bits).
+	std::uint16_t buffer_id() const noexcept { return bid_; }
+
+	// Give the buffer back now.
+	void reset() noexcept
+	{
+		if (!p_)
+			return;
+		detail::buf_pool_state *p = std::exchange(p_, nullptr);
+		p->put(bid_);
+		p->unref();
+	}
+
+private:
+	friend class buf_stream;
+	buf_chunk(detail::buf_pool_state *p, std::uint16_t bid, std::uint32_t len) noexcept
+	    : p_(p), bid_(bid), len_(len)
+	{
+		p_->ref();
+	}
+
+	detail::buf_pool_state *p_ = nullptr;
+	std::uint16_t bid_ = 0;
+	std::uint32_t len_ = 0;
+};
+
+// One socket's receive into provided buffers, as a stream of chunks.
+class buf_stream {
+public:
+	buf_stream(buf_stream &&) noexcept = default;
+	buf_stream &operator=(buf_stream &&) noexcept = default;
+
+	// What next() returns: co_await gives the next chunk; at the end, an
+	// error: errc::end_of_stream after EOF, else what ended the request
+	// (recv_errc::pool_too_small if the ring ran dry with no buffer held
+	// by the application). .timeout() and .stop_with() (operation.hpp) end
+	// the wait with timed_out or operation_canceled; the request goes on,
+	// and what it delivers later is the next call's.
+	class [[nodiscard]] next_op : public detail::next_awaiter<next_op, detail::buf_rx_state> {
+	public:
+		using detail::next_awaiter<next_op, detail::buf_rx_state>::next_awaiter;
+		result<buf_chunk> await_resume() noexcept
+		{
+			if (auto ec = this->wait_error())
+				return ec;
+			detail::buf_rx_state *s = this->s_;
+			if (!s->ready())
+				return errc::end_of_stream;
+			cqe e = s->pop();
+			if ((e.flags & IORING_CQE_F_BUFFER) && e.res > 0)
+				return buf_chunk(&s->pool(),
+				                 static_cast<std::uint16_t>(e.flags >>
+				                                            IORING_CQE_BUFFER_SHIFT),
+				                 static_cast<std::uint32_t>(e.res));
+			if (e.res >= 0) {
+				s->eof_ = true;
+				s->error_ = make_error_code(errc::end_of_stream);
+				return errc::end_of_stream;
+			}
+			s->error_ = e.res == -ENOBUFS ? make_error_code(recv_errc::pool_too_small)
+			                              : detail::recv_error(-e.res);
+			return s->error_;
+		}
+
+	private:
+		friend class detail::next_awaiter<next_op, detail::buf_rx_state>;
+		bool at_end() const noexcept { return this->s_->eof_; }
+		void start() { this->s_->rearm(); }
+	};
+
+	next_op next() noexcept { return next_op(*s_); }
+
+	// Why the stream ended: errc::end_of_stream, or an error.
+	std::error_code status() const noexcept { return s_->error_; }
+	bool eof() const noexcept { return s_->eof_; }
+	std::size_t bytes() const noexcept { return s_->received_; }
+	// Times the request was started again (after -ENOBUFS, or after it
+	// ended with data).
+	std::uint64_t rearms() const noexcept { return s_->arms_ ? s_->arms_ - 1 : 0; }
+
+	// End the request early; next() then returns its final result.
+	void cancel() noexcept { s_->cancel(); }
+
+private:
+	friend class buf_pool;
+	explicit buf_stream(detail::buf_rx_state *s) noexcept : s_(s) {}
+	detail::stream_handle<detail::buf_rx_state> s_;
+};
+
+// Buffers for receiving, and the ring that offers them to the kernel.
+class buf_pool {
+public:
+	// Throws std::system_error: invalid options, or the registration's
+	// error (with what() saying why).
+	explicit buf_pool(ring &r, const buf_pool_options &o = {})
+	    : p_(new detail::buf_pool_state(r, o))
+	{
+	}
+	buf_pool(const buf_pool &) = delete;
+	buf_pool &operator=(const buf_pool &) = delete;
+	~buf_pool() { p_->unuse(); }
+
+	// Receive from stream socket @fd. Throws once the ring is gone.
+	buf_stream receive(int fd)
+	{
+		ring *r = p_->owner();
+		if (!r || r->closed())
+			throw std::system_error(errno_code(EBADF), "buf_pool::receive(): its ring is gone");
+		return buf_stream(new detail::buf_rx_state(*r, *p_, fd));
+	}
+
+	std::uint16_t group() const noexcept { return p_->group(); }
+	std::size_t buffer_bytes() const noexcept { return p_->buffer_bytes(); }
+	unsigned buffers() const noexcept { return p_->buffers(); }
+	// All the buffers, e.g. to register them as fixed buffers.
+	std::span<std::byte> memory() const noexcept { return p_->memory(); }
+	// Buffers filled and not yet given back (chunks alive, CQEs queued).
+	std::uint64_t outstanding() const noexcept { return p_->held(); }
+	// Buffers given back so far: one per chunk.
+	std::uint64_t returned() const noexcept { return p_->returned(); }
+
+private:
+	detail::buf_pool_state *p_;
+};
+
+} // namespace zcuring
