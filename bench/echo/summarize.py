@@ -5,7 +5,7 @@ requests/s min and median of the C and C++ echo servers per connection
 count, the C++/C ratios, and the C++ server's heap allocations per request
 in the measuring windows. Goals: C++ >= 0.95x C (medians), 0 allocations.
 
-Raw line: impl=c|cxx run=R conns=N msg=M requests=Q seconds=T rps=X
+Raw line: impl=c|cxx|cxx_plain run=R conns=N msg=M requests=Q seconds=T rps=X
           [allocations_in_window=A]"""
 import statistics
 import sys
@@ -80,6 +80,22 @@ def main():
             else:
                 v += ", allocations not counted (server without zc_alloc_counter?)"
             verdict.append(v)
+    plain = [n for n in conns if runs.get((n, "cxx_plain"))]
+    if plain:
+        print("\nThe C++ server with direct descriptors and a registered ring fd "
+              "(cxx, the default) against itself with plain descriptors "
+              "(cxx_plain, --files plain):\n")
+        print("| conns | C++ plain rps min | C++ plain rps median "
+              "| C++ / C++ plain medians | C++ plain / C medians |")
+        print("|---|---|---|---|---|")
+        for n in plain:
+            p = [float(r["rps"]) for r in runs[(n, "cxx_plain")]]
+            f = [float(r["rps"]) for r in runs.get((n, "cxx"), [])]
+            c = [float(r["rps"]) for r in runs.get((n, "c"), [])]
+            pm = statistics.median(p)
+            print(f"| {n} | {min(p):.0f} | {pm:.0f} | "
+                  f"{fmt_ratio(statistics.median(f) if f else None, pm)} | "
+                  f"{fmt_ratio(pm, statistics.median(c) if c else None)} |")
     if verdict:
         print()
         for v in verdict:

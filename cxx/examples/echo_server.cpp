@@ -18,7 +18,12 @@
 //   joins them before it returns, so every coroutine ends inside run();
 //   a stop (a signal) ends the accept and every connection's next recv.
 //
-//   echo_server --port P [--addr 127.0.0.1] [--max-conns N]
+//   With --files fixed (the default) the ring registers its own fd and
+//   accepts into direct descriptors (accept_direct_stream), as peer
+//   libraries do, when the kernel allows; --files plain: neither, as the
+//   C server.
+//
+//   echo_server --port P [--addr 127.0.0.1] [--max-conns N] [--files fixed|plain]
 //
 // --max-conns: exit 0 once N connections have been accepted and closed.
 // SIGTERM / SIGINT: close everything and exit 0. Built with
@@ -82,7 +87,10 @@ bool accept_goes_on(std::error_code ec) noexcept
 
 // recv -> send it all back -> recv ..., until EOF, an error, or a stop
 // (which cancels the recv that waits for the peer).
-zcuring::task<void> serve(zcuring::ring &r, zcuring::unique_fd fd, std::stop_token st)
+// Conn: a unique_fd, or a unique_fixed_file (a direct descriptor: no file
+// lookup per request).
+template <class Conn>
+zcuring::task<void> serve(zcuring::ring &r, Conn fd, std::stop_token st)
 {
 	std::array<std::byte, 4096> buf;
 	bool open = true;
@@ -104,14 +112,16 @@ zcuring::task<void> serve(zcuring::ring &r, zcuring::unique_fd fd, std::stop_tok
 }
 
 // Accept up to max_conns connections (or until stopped), serve each, and
-// return when every one has closed.
+// return when every one has closed. Accept: accept_stream, or
+// accept_direct_stream (connections as direct descriptors).
+template <class Accept>
 zcuring::task<void> accept_all(server &s, int listen_fd, std::stop_token st)
 {
 	// The connections stop with the server, or when accept fails.
 	std::stop_source conn_stop;
 	std::stop_callback chain(st, [&conn_stop]() noexcept { conn_stop.request_stop(); });
 	zcuring::task_scope conns(s.r);
-	zcuring::accept_stream in(s.r, listen_fd);
+	Accept in(s.r, listen_fd);
 	std::error_code failed;
 	while (!s.max_conns || s.accepted < s.max_conns) {
 		auto c = co_await in.next().stop_with(st);
@@ -140,7 +150,8 @@ zcuring::task<void> wait_for_signal(zcuring::ring &r, std::stop_token st)
 
 [[noreturn]] void usage()
 {
-	std::fprintf(stderr, "usage: echo_server --port P [--addr 127.0.0.1] [--max-conns N]\n");
+	std::fprintf(stderr, "usage: echo_server --port P [--addr 127.0.0.1] [--max-conns N]\n"
+	                     "                   [--files fixed|plain]\n");
 	std::exit(2);
 }
 
@@ -150,6 +161,7 @@ int main(int argc, char **argv)
 {
 	std::string addr = "127.0.0.1";
 	unsigned long port = 65536, max_conns = 0;
+	bool want_fixed = true;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		if (i + 1 >= argc)
@@ -160,6 +172,10 @@ int main(int argc, char **argv)
 				usage();
 		} else if (a == "--addr") {
 			addr = v;
+		} else if (a == "--files") {
+			if (std::strcmp(v, "fixed") && std::strcmp(v, "plain"))
+				usage();
+			want_fixed = !std::strcmp(v, "fixed");
 		} else if (a == "--max-conns") {
 			if (!zcex::parse_uint(v, 1ul << 30, max_conns))
 				usage();
@@ -188,11 +204,26 @@ int main(int argc, char **argv)
 	try {
 		auto listener = zcuring::tcp_listen(
 		        zcuring::endpoint(addr, static_cast<std::uint16_t>(port)), 4096);
-		zcuring::ring r({.entries = 256, .cq_entries = 4096});
+		// --files fixed (the default): the ring registers its own fd and
+		// a table of direct descriptors that connections are accepted
+		// into, when the kernel allows (5.18/5.19); plain descriptors
+		// otherwise, or with --files plain.
+		zcuring::ring r({.entries = 256,
+		                 .cq_entries = 4096,
+		                 .register_ring_fd = want_fixed,
+		                 .fixed_files = want_fixed ? 4096u : 0u});
 		server s{r, max_conns};
+		const bool fixed = r.fixed_files() != 0;
+		std::fprintf(stderr, "echo_server: %s descriptors, ring fd %s\n",
+		             fixed ? "direct" : "plain",
+		             r.ring_fd_registered() ? "registered" : "not registered");
 		// Until --max-conns connections have come and gone, or a signal.
 		std::stop_source stop;
-		(void)r.run(zcuring::when_any(stop, accept_all(s, listener.get(), stop.get_token()),
+		auto accept = fixed ? accept_all<zcuring::accept_direct_stream>(s, listener.get(),
+		                                                                stop.get_token())
+		                    : accept_all<zcuring::accept_stream>(s, listener.get(),
+		                                                         stop.get_token());
+		(void)r.run(zcuring::when_any(stop, std::move(accept),
 		                              wait_for_signal(r, stop.get_token())));
 		std::fprintf(stderr, "echo_server: exit, %lu connections accepted\n", s.accepted);
 	} catch (const std::exception &e) {

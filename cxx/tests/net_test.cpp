@@ -5,6 +5,7 @@
 
 #include <sys/uio.h>
 
+#include <array>
 #include <vector>
 
 #include "support.hpp"
@@ -210,4 +211,111 @@ TEST_CASE("an echo server with 100 concurrent connections", "[net][echo]")
 		r.spawn(client(i + 1));
 	r.run();
 	REQUIRE(verified == conns);
+}
+
+TEST_CASE("a ring registers its own fd and a table of direct descriptors", "[net][fixed]")
+{
+	ring r({.fixed_files = 8});
+	// The host kernels this runs on (6.1 and later) have both.
+	REQUIRE(r.ring_fd_registered());
+	REQUIRE(r.fixed_files() == 8);
+	REQUIRE(r.run([&]() -> task<bool> { co_return bool(co_await async_nop(r)); }()));
+
+	ring plain({.register_ring_fd = false});
+	REQUIRE_FALSE(plain.ring_fd_registered());
+	REQUIRE(plain.fixed_files() == 0);
+}
+
+TEST_CASE("accept_direct_stream moves bytes and fills and frees its table",
+          "[net][fixed][accept]")
+{
+	ring r({.fixed_files = 2});
+	REQUIRE(r.fixed_files() == 2);
+	auto l = tcp_listen(endpoint("127.0.0.1", 0));
+	auto at = endpoint::local_of(l.get());
+	int before = zctest::open_fds();
+	r.run([&]() -> task<void> {
+		accept_direct_stream conns(r, l.get());
+		std::vector<unique_fd> clients;
+		std::vector<unique_fixed_file> served;
+		for (int i = 0; i < 3; i++) {
+			clients.push_back(tcp_socket(AF_INET));
+			REQUIRE(::connect(clients.back().get(), at.data(), at.size()) == 0);
+		}
+		for (int i = 0; i < 2; i++) {
+			auto c = co_await conns.next();
+			REQUIRE(c);
+			REQUIRE(*c);
+			served.push_back(std::move(*c));
+		}
+		// Direct descriptors take no slot in the process's fd table.
+		REQUIRE(zctest::open_fds() == before + 3);
+		REQUIRE(served[0].get().index != served[1].get().index);
+		// Every byte through each, both ways.
+		for (int i = 0; i < 2; i++) {
+			std::array<std::byte, 3000> out, in;
+			for (std::size_t k = 0; k < out.size(); k++)
+				out[k] = std::byte(k * 7 + i);
+			REQUIRE(::send(clients[i].get(), out.data(), out.size(), 0) == 3000);
+			std::size_t got = 0;
+			while (got < in.size()) {
+				auto n = co_await async_recv(r, served[i].get(),
+				                             std::span(in).subspan(got));
+				REQUIRE(n);
+				REQUIRE(*n > 0);
+				got += *n;
+			}
+			REQUIRE(in == out);
+			auto s = co_await async_send(r, served[i].get(), std::span(in));
+			REQUIRE(s);
+			REQUIRE(*s == 3000);
+			std::array<std::byte, 3000> back;
+			REQUIRE(::recv(clients[i].get(), back.data(), back.size(), MSG_WAITALL) == 3000);
+			REQUIRE(back == out);
+		}
+		// The table is full: the kernel accepts the third connection,
+		// finds no slot and closes it (-ENFILE ends the request)...
+		auto full = co_await conns.next();
+		REQUIRE_FALSE(full);
+		REQUIRE(full.error() == std::errc::too_many_files_open_in_system);
+		char c = 0;
+		REQUIRE(::recv(clients[2].get(), &c, 1, 0) == 0);
+		// ...and once a slot is freed, next() re-arms and the next
+		// connection takes it.
+		served[0].reset();
+		REQUIRE_FALSE(served[0]);
+		REQUIRE(::recv(clients[0].get(), &c, 1, 0) == 0); // freed: closed
+		clients.push_back(tcp_socket(AF_INET));
+		REQUIRE(::connect(clients.back().get(), at.data(), at.size()) == 0);
+		auto fourth = co_await conns.next();
+		REQUIRE(fourth);
+		REQUIRE(fourth->get().index == 0);
+		conns.cancel();
+		auto end = co_await conns.next();
+		REQUIRE(end.error() == std::errc::operation_canceled);
+	}());
+}
+
+TEST_CASE("a direct descriptor may outlive its ring", "[net][fixed][lifetime]")
+{
+	auto l = tcp_listen(endpoint("127.0.0.1", 0));
+	auto at = endpoint::local_of(l.get());
+	auto client = tcp_socket(AF_INET);
+	unique_fixed_file kept;
+	{
+		ring r({.fixed_files = 4});
+		REQUIRE(::connect(client.get(), at.data(), at.size()) == 0);
+		r.run([&]() -> task<void> {
+			accept_direct_stream conns(r, l.get());
+			auto c = co_await conns.next();
+			REQUIRE(c);
+			kept = std::move(*c);
+		}());
+		REQUIRE(kept);
+	}
+	// The ring closed the connection and detached the handle.
+	REQUIRE_FALSE(kept);
+	char c = 0;
+	REQUIRE(::recv(client.get(), &c, 1, 0) == 0);
+	kept.reset();
 }

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include <zcuring/ops.hpp>
@@ -47,6 +48,67 @@ public:
 
 private:
 	int fd_ = -1;
+};
+
+// A direct descriptor (a slot of the ring's fixed file table, see
+// ring_options::fixed_files) that is freed when the object goes away, as
+// unique_fd closes a descriptor. Operations take get() (a fixed_file):
+// the kernel then looks no file up per request. It may outlive its ring
+// (lifetime rule 4): the ring's destructor, which closes every direct
+// descriptor, detaches it and it then frees nothing.
+class unique_fixed_file : private detail::ring_node {
+public:
+	unique_fixed_file() noexcept { destroy_with_ring = &detach; }
+	// Own slot @index of @r's table.
+	unique_fixed_file(ring &r, unsigned index) noexcept : r_(&r), index_(index)
+	{
+		destroy_with_ring = &detach;
+		r.adopt(this);
+	}
+	unique_fixed_file(unique_fixed_file &&o) noexcept : unique_fixed_file() { take(o); }
+	unique_fixed_file &operator=(unique_fixed_file &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			take(o);
+		}
+		return *this;
+	}
+	~unique_fixed_file() { reset(); }
+
+	fixed_file get() const noexcept { return {index_}; }
+	explicit operator bool() const noexcept { return r_ != nullptr; }
+	// Free the slot now (a synchronous files update: one syscall per
+	// connection, none per request).
+	void reset() noexcept
+	{
+		if (!r_)
+			return;
+		int none = -1;
+		(void)io_uring_register_files_update(r_->native(), index_, &none, 1);
+		node_list::unlink(this);
+		r_ = nullptr;
+	}
+
+private:
+	using node_list = detail::node_list;
+	static void detach(detail::ring_node *n) noexcept
+	{
+		static_cast<unique_fixed_file *>(n)->r_ = nullptr;
+	}
+	void take(unique_fixed_file &o) noexcept
+	{
+		if (!o.r_)
+			return;
+		r_ = o.r_;
+		index_ = o.index_;
+		node_list::unlink(&o);
+		o.r_ = nullptr;
+		r_->adopt(this);
+	}
+
+	ring *r_ = nullptr;
+	unsigned index_ = 0;
 };
 
 // An IPv4 or IPv6 address and port.
@@ -139,17 +201,40 @@ auto async_connect(ring &r, F f, const endpoint &to) noexcept
 // next() takes .timeout() and .stop_with() (operation.hpp): they end the
 // wait, not the request; a connection accepted meanwhile is the next
 // call's.
-class accept_stream {
+//
+// accept_direct_stream is the same into direct descriptors: the kernel
+// installs each connection in a free slot of the ring's fixed file table
+// (ring_options::fixed_files) and next() gives a unique_fixed_file. Use it
+// when r.fixed_files() is not 0. With the table full the kernel closes the
+// connection it took and ends the request with -ENFILE (next() re-arms):
+// size the table for the connections you keep.
+template <bool Direct>
+class basic_accept_stream {
+	using conn_type = std::conditional_t<Direct, unique_fixed_file, unique_fd>;
+
 	struct state final : detail::multishot {
 		state(ring &r, int fd) : multishot(r), lfd(fd) {}
 		void prep(io_uring_sqe *s) override
 		{
-			io_uring_prep_multishot_accept(s, lfd, nullptr, nullptr, SOCK_CLOEXEC);
+			if constexpr (Direct)
+				io_uring_prep_multishot_accept_direct(s, lfd, nullptr, nullptr, 0);
+			else
+				io_uring_prep_multishot_accept(s, lfd, nullptr, nullptr, SOCK_CLOEXEC);
 		}
 		void drop(const cqe &e, bool) noexcept override
 		{
-			if (e.res >= 0)
+			if (e.res < 0)
+				return;
+			if constexpr (Direct) {
+				// Free the slot; nothing to do once the ring has closed it.
+				if (ring *r = owner_ring(); r && !r->closed()) {
+					int none = -1;
+					(void)io_uring_register_files_update(r->native(), unsigned(e.res),
+									     &none, 1);
+				}
+			} else {
 				::close(e.res);
+			}
 		}
 		int lfd;
 	};
@@ -159,14 +244,21 @@ public:
 	class [[nodiscard]] next_op : public detail::next_awaiter<next_op, state> {
 	public:
 		using detail::next_awaiter<next_op, state>::next_awaiter;
-		result<unique_fd> await_resume() noexcept
+		result<conn_type> await_resume() noexcept
 		{
 			if (auto ec = this->wait_error())
 				return ec;
 			cqe e = this->s_->pop();
 			if (e.res < 0)
 				return errno_code(-e.res);
-			return unique_fd(e.res);
+			if constexpr (Direct) {
+				ring *r = this->s_->owner_ring();
+				if (!r)
+					return std::make_error_code(std::errc::bad_file_descriptor);
+				return unique_fixed_file(*r, unsigned(e.res));
+			} else {
+				return unique_fd(e.res);
+			}
 		}
 
 	private:
@@ -175,7 +267,7 @@ public:
 		void start() { this->s_->arm(); }
 	};
 
-	accept_stream(ring &r, int listen_fd) : s_(new state(r, listen_fd)) {}
+	basic_accept_stream(ring &r, int listen_fd) : s_(new state(r, listen_fd)) {}
 
 	next_op next() noexcept { return next_op(*s_); }
 
@@ -185,5 +277,8 @@ public:
 private:
 	detail::stream_handle<state> s_;
 };
+
+using accept_stream = basic_accept_stream<false>;
+using accept_direct_stream = basic_accept_stream<true>;
 
 } // namespace zcuring

@@ -69,6 +69,14 @@ struct ring_options {
 	unsigned cq_entries = 0;   // 0: the kernel's default, twice the SQ
 	bool cqe32 = false;        // 32-byte CQEs: needed by zero-copy receive
 	bool defer_taskrun = true; // SINGLE_ISSUER | DEFER_TASKRUN when the kernel has them
+	// Register the ring's own fd (IORING_REGISTER_RING_FDS, 5.18), so that
+	// io_uring_enter() does no file lookup; kept off quietly where the
+	// kernel refuses. ring::ring_fd_registered() says which.
+	bool register_ring_fd = true;
+	// A sparse table of this many direct descriptors (fixed files), for
+	// accept_direct_stream and fixed_file operations; 0: none. Kept off
+	// quietly where the kernel refuses; ring::fixed_files() says how many.
+	unsigned fixed_files = 0;
 };
 
 // A CQE, copied out of the ring.
@@ -244,6 +252,12 @@ public:
 			throw std::system_error(errno_code(-ret), "io_uring_setup");
 		features_ = p.features;
 		flags_ = p.flags;
+		// Both are optimisations: a kernel without them (or out of
+		// RLIMIT_NOFILE for the table) still gets a working ring.
+		if (o.register_ring_fd)
+			ring_fd_registered_ = io_uring_register_ring_fd(&ring_) == 1;
+		if (o.fixed_files && io_uring_register_files_sparse(&ring_, o.fixed_files) == 0)
+			fixed_files_ = o.fixed_files;
 	}
 	ring(const ring &) = delete;
 	ring &operator=(const ring &) = delete;
@@ -274,6 +288,11 @@ public:
 	io_uring *native() noexcept { return &ring_; }
 	int fd() const noexcept { return ring_.ring_fd; }
 	std::uint32_t features() const noexcept { return features_; }
+	// ring_options::register_ring_fd took effect.
+	bool ring_fd_registered() const noexcept { return ring_fd_registered_; }
+	// Size of the direct descriptor table (ring_options::fixed_files); 0:
+	// none, fixed_file operations and accept_direct_stream cannot be used.
+	unsigned fixed_files() const noexcept { return fixed_files_; }
 	std::uint32_t setup_flags() const noexcept { return flags_; }
 	bool cqe32() const noexcept { return flags_ & IORING_SETUP_CQE32; }
 
@@ -541,6 +560,8 @@ private:
 	bool closed_ = false;
 	detail::node_list nodes_;
 	std::uint32_t features_ = 0;
+	bool ring_fd_registered_ = false;
+	unsigned fixed_files_ = 0;
 	std::uint32_t flags_ = 0;
 	detail::fifo<std::coroutine_handle<>> ready_{64};
 	detail::fifo<cqe> pending_{256};
