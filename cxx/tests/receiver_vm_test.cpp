@@ -27,22 +27,6 @@ using namespace zcuring;
 
 namespace {
 
-// Write @total bytes of stream @seed to @fd from a thread, then close.
-std::thread writer(unique_fd fd, std::size_t total, std::uint64_t seed)
-{
-	return std::thread([fd = std::move(fd), total, seed]() mutable {
-		std::vector<std::byte> buf(65536);
-		for (std::size_t off = 0; off < total;) {
-			std::size_t len = std::min(buf.size(), total - off);
-			zctest::fill(std::span(buf).first(len), seed, off);
-			ssize_t n = ::send(fd.get(), buf.data(), len, MSG_NOSIGNAL);
-			if (n <= 0)
-				return;
-			off += static_cast<std::size_t>(n);
-		}
-	});
-}
-
 struct outcome {
 	std::size_t bytes = 0;
 	std::size_t chunks = 0;
@@ -177,7 +161,7 @@ TEST_CASE("receiver: the one-line picker takes zero copy here; 8 MiB arrive whol
 	auto in = rx.receive(p.b.get());
 	REQUIRE(in.zero_copy());
 	constexpr std::size_t total = 8 << 20;
-	auto t = writer(std::move(p.a), total, 31);
+	auto t = zctest::writer(std::move(p.a), total, 31);
 	auto o = r.run(receive(in, 31));
 	t.join();
 	REQUIRE(o.end == errc::end_of_stream);
@@ -199,7 +183,7 @@ TEST_CASE("receiver: the fallback, forced on the patched kernel, works the same"
 	auto in = rx.receive(p.b.get());
 	REQUIRE(!in.zero_copy());
 	constexpr std::size_t total = 8 << 20;
-	auto t = writer(std::move(p.a), total, 32);
+	auto t = zctest::writer(std::move(p.a), total, 32);
 	auto o = r.run(receive(in, 32));
 	t.join();
 	REQUIRE(o.end == errc::end_of_stream);
@@ -241,7 +225,7 @@ TEST_CASE("recv_zc errors: a socket that is no connected TCP one, in the library
 	// The instance is still fine: a TCP stream goes through.
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get());
-	auto t = writer(std::move(p.a), 100000, 33);
+	auto t = zctest::writer(std::move(p.a), 100000, 33);
 	std::size_t got = r.run([&]() -> task<std::size_t> {
 		std::size_t n = 0;
 		while (auto c = co_await in.next())

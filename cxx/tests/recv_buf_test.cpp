@@ -18,22 +18,6 @@ using namespace zcuring;
 
 namespace {
 
-// Write @total bytes of stream @seed to @fd from a thread, then close.
-std::thread writer(unique_fd fd, std::size_t total, std::uint64_t seed)
-{
-	return std::thread([fd = std::move(fd), total, seed]() mutable {
-		std::vector<std::byte> buf(65536);
-		for (std::size_t off = 0; off < total;) {
-			std::size_t len = std::min(buf.size(), total - off);
-			zctest::fill(std::span(buf).first(len), seed, off);
-			ssize_t n = ::send(fd.get(), buf.data(), len, MSG_NOSIGNAL);
-			if (n <= 0)
-				return;
-			off += static_cast<std::size_t>(n);
-		}
-	});
-}
-
 struct outcome {
 	std::size_t bytes = 0;
 	std::size_t chunks = 0;
@@ -86,7 +70,7 @@ TEST_CASE("recv_buf: 8 MiB over loopback arrive whole, one buffer back per chunk
 	auto p = zctest::make_pair();
 	auto in = bufs.receive(p.b.get());
 	constexpr std::size_t total = 8 << 20;
-	auto t = writer(std::move(p.a), total, 1);
+	auto t = zctest::writer(std::move(p.a), total, 1);
 	auto o = r.run(receive(r, in, 1));
 	t.join();
 	REQUIRE(o.end == errc::end_of_stream);
@@ -112,7 +96,7 @@ TEST_CASE("recv_buf: a ring run dry (ENOBUFS) is re-armed and loses nothing",
 	auto p = zctest::make_pair();
 	auto in = bufs.receive(p.b.get());
 	constexpr std::size_t total = 8 << 20;
-	auto t = writer(std::move(p.a), total, 2);
+	auto t = zctest::writer(std::move(p.a), total, 2);
 	auto o = r.run(receive(r, in, 2, 4));
 	t.join();
 	INFO("chunks " << o.chunks << " rearms " << in.rearms());
@@ -135,8 +119,8 @@ TEST_CASE("recv_buf: a stream starved by another's held buffers goes on when the
 	constexpr std::size_t total = 2 << 20;
 	auto p0 = zctest::make_pair(), p1 = zctest::make_pair();
 	auto s0 = bufs.receive(p0.b.get()), s1 = bufs.receive(p1.b.get());
-	auto w0 = writer(std::move(p0.a), total, 3);
-	auto w1 = writer(std::move(p1.a), total, 4);
+	auto w0 = zctest::writer(std::move(p0.a), total, 3);
+	auto w1 = zctest::writer(std::move(p1.a), total, 4);
 	outcome o0, o1;
 	auto hoarder = [&]() -> task<void> { o0 = co_await receive(r, s0, 3, 6); };
 	auto plain = [&]() -> task<void> { o1 = co_await receive(r, s1, 4); };
@@ -167,7 +151,7 @@ TEST_CASE("recv_buf: chunks outlive their stream, the pool and the ring", "[recv
 		buf_pool bufs(r, {.buffer_bytes = 4096, .buffers = 128});
 		auto p = zctest::make_pair();
 		auto in = bufs.receive(p.b.get());
-		auto t = writer(std::move(p.a), 200000, 5);
+		auto t = zctest::writer(std::move(p.a), 200000, 5);
 		r.run([&]() -> task<void> {
 			while (auto c = co_await in.next()) {
 				bytes += c->size();
@@ -196,7 +180,7 @@ TEST_CASE("recv_buf: dropping a stream mid-transfer gives its buffers back",
 	{
 		auto p = zctest::make_pair();
 		auto in = bufs.receive(p.b.get());
-		auto t = writer(std::move(p.a), 2 << 20, 6);
+		auto t = zctest::writer(std::move(p.a), 2 << 20, 6);
 		r.run([&]() -> task<void> {
 			auto c = co_await in.next();
 			REQUIRE(c);
@@ -212,7 +196,7 @@ TEST_CASE("recv_buf: dropping a stream mid-transfer gives its buffers back",
 	// All 16 buffers are back: a second stream may hold 15 at a time.
 	auto p = zctest::make_pair();
 	auto in = bufs.receive(p.b.get());
-	auto t = writer(std::move(p.a), 1 << 20, 7);
+	auto t = zctest::writer(std::move(p.a), 1 << 20, 7);
 	auto o = r.run(receive(r, in, 7, 15));
 	t.join();
 	REQUIRE(o.bytes == (1u << 20));
@@ -270,7 +254,7 @@ TEST_CASE("receiver: one line picks zero copy where the kernel can, else the fal
 	auto in = rx.receive(p.b.get());
 	REQUIRE(in.zero_copy() == rx.zero_copy());
 	constexpr std::size_t total = 8 << 20;
-	auto t = writer(std::move(p.a), total, 8);
+	auto t = zctest::writer(std::move(p.a), total, 8);
 	auto o = r.run(receive(r, in, 8));
 	t.join();
 	REQUIRE(o.end == errc::end_of_stream);
@@ -295,7 +279,7 @@ TEST_CASE("receiver: a ring with 16-byte CQEs, or zero copy not allowed, takes t
 	REQUIRE(b.fallback_reason().find("allow_zero_copy") != std::string::npos);
 	auto p = zctest::make_pair();
 	auto in = b.receive(p.b.get());
-	auto t = writer(std::move(p.a), 300000, 9);
+	auto t = zctest::writer(std::move(p.a), 300000, 9);
 	auto o = r.run(receive(r, in, 9, 3));
 	t.join();
 	REQUIRE(o.bytes == 300000);

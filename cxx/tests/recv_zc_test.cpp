@@ -18,22 +18,6 @@ using namespace zcuring;
 
 namespace {
 
-// Write @total bytes of stream @seed to @fd from a thread, then close.
-std::thread writer(unique_fd fd, std::size_t total, std::uint64_t seed)
-{
-	return std::thread([fd = std::move(fd), total, seed]() mutable {
-		std::vector<std::byte> buf(65536);
-		for (std::size_t off = 0; off < total;) {
-			std::size_t len = std::min(buf.size(), total - off);
-			zctest::fill(std::span(buf).first(len), seed, off);
-			ssize_t n = ::send(fd.get(), buf.data(), len, MSG_NOSIGNAL);
-			if (n <= 0)
-				return;
-			off += static_cast<std::size_t>(n);
-		}
-	});
-}
-
 struct outcome {
 	std::size_t bytes = 0;
 	std::size_t chunks = 0;
@@ -84,7 +68,7 @@ TEST_CASE("recv_zc: a stream arrives whole with one fill entry per chunk", "[rec
 		zcrx rx(r, {.pool_bytes = 1 << 20, .rq_entries = 1024});
 		auto p = zctest::make_pair();
 		auto in = rx.receive(p.b.get());
-		auto t = writer(std::move(p.a), total, total);
+		auto t = zctest::writer(std::move(p.a), total, total);
 		auto o = r.run(receive(in, total));
 		t.join();
 		INFO("total " << total);
@@ -106,7 +90,7 @@ TEST_CASE("recv_zc: a small pool and a small CQ are re-armed through", "[recv_zc
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get());
 	constexpr std::size_t total = 4 << 20;
-	auto t = writer(std::move(p.a), total, 5);
+	auto t = zctest::writer(std::move(p.a), total, 5);
 	// Hold 8 chunks at a time: half the pool is out with the application.
 	auto o = r.run(receive(in, 5, 8));
 	t.join();
@@ -123,7 +107,7 @@ TEST_CASE("recv_zc: a byte limit ends the stream there", "[recv_zc]")
 	zcrx rx(r, {.pool_bytes = 1 << 20, .rq_entries = 256});
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get(), 100000);
-	auto t = writer(std::move(p.a), 300000, 6);
+	auto t = zctest::writer(std::move(p.a), 300000, 6);
 	auto o = r.run(receive(in, 6));
 	REQUIRE(o.end == errc::end_of_stream);
 	REQUIRE(o.bytes == 100000);
@@ -149,7 +133,7 @@ TEST_CASE("recv_zc: chunks outlive the stream and the zcrx object", "[recv_zc][l
 		zcrx rx(r, {.pool_bytes = 1 << 20, .rq_entries = 256});
 		auto p = zctest::make_pair();
 		auto in = rx.receive(p.b.get());
-		auto t = writer(std::move(p.a), 200000, 8);
+		auto t = zctest::writer(std::move(p.a), 200000, 8);
 		r.run([&]() -> task<void> {
 			while (auto c = co_await in.next()) {
 				bytes += c->size();
@@ -176,7 +160,7 @@ TEST_CASE("recv_zc: dropping a stream mid-transfer gives its memory back", "[rec
 	{
 		auto p = zctest::make_pair();
 		auto in = rx.receive(p.b.get());
-		auto t = writer(std::move(p.a), 2 << 20, 9);
+		auto t = zctest::writer(std::move(p.a), 2 << 20, 9);
 		r.run([&]() -> task<void> {
 			auto c = co_await in.next();
 			REQUIRE(c);
@@ -193,7 +177,7 @@ TEST_CASE("recv_zc: dropping a stream mid-transfer gives its memory back", "[rec
 	// The whole pool is usable again: a second stream needs all of it.
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get());
-	auto t = writer(std::move(p.a), 1 << 20, 10);
+	auto t = zctest::writer(std::move(p.a), 1 << 20, 10);
 	auto o = r.run(receive(in, 10, 48));
 	t.join();
 	REQUIRE(o.bytes == (1u << 20));
@@ -215,7 +199,7 @@ TEST_CASE("recv_zc: several connections share one pool", "[recv_zc]")
 		streams.push_back(rx.receive(pairs.back().b.get()));
 	}
 	for (int i = 0; i < n; i++)
-		writers.push_back(writer(std::move(pairs[i].a), total, 100 + i));
+		writers.push_back(zctest::writer(std::move(pairs[i].a), total, 100 + i));
 	// A named lambda: a spawned coroutine reads its captures through it.
 	auto one = [&](int i) -> task<void> { got[i] = co_await receive(streams[i], 100 + i); };
 	for (int i = 0; i < n; i++)
@@ -240,8 +224,8 @@ TEST_CASE("recv_zc: a stream starved by another's held chunks goes on when they 
 	constexpr std::size_t total = 2 << 20;
 	auto p0 = zctest::make_pair(), p1 = zctest::make_pair();
 	auto s0 = rx.receive(p0.b.get()), s1 = rx.receive(p1.b.get());
-	auto w0 = writer(std::move(p0.a), total, 20);
-	auto w1 = writer(std::move(p1.a), total, 21);
+	auto w0 = zctest::writer(std::move(p0.a), total, 20);
+	auto w1 = zctest::writer(std::move(p1.a), total, 21);
 	outcome o0, o1;
 	auto hoarder = [&]() -> task<void> {
 		std::vector<chunk> held;
@@ -291,7 +275,7 @@ TEST_CASE("recv_zc: chunks and a stream outlive the ring, past a full fill ring"
 		zcrx rx(*r, {.pool_bytes = 2 << 20, .rq_entries = 64});
 		auto p = zctest::make_pair();
 		auto in = rx.receive(p.b.get());
-		auto t = writer(std::move(p.a), 600000, 12);
+		auto t = zctest::writer(std::move(p.a), 600000, 12);
 		r->run([&]() -> task<void> {
 			while (auto c = co_await in.next()) {
 				bytes += c->size();

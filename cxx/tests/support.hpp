@@ -18,6 +18,9 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
+#include <thread>
+#include <algorithm>
 
 #include <zcuring/net.hpp>
 
@@ -54,6 +57,23 @@ inline void fill(std::span<std::byte> buf, std::uint64_t seed, std::uint64_t pos
 {
 	for (std::size_t i = 0; i < buf.size(); i++)
 		buf[i] = pattern(seed, pos + i);
+}
+
+// Write @total bytes of stream @seed (fill()) to @fd from a thread, then
+// close it; a send that fails ends the thread early.
+inline std::thread writer(zcuring::unique_fd fd, std::size_t total, std::uint64_t seed)
+{
+	return std::thread([fd = std::move(fd), total, seed]() mutable {
+		std::vector<std::byte> buf(65536);
+		for (std::size_t off = 0; off < total;) {
+			std::size_t len = std::min(buf.size(), total - off);
+			fill(std::span(buf).first(len), seed, off);
+			ssize_t n = ::send(fd.get(), buf.data(), len, MSG_NOSIGNAL);
+			if (n <= 0)
+				return;
+			off += static_cast<std::size_t>(n);
+		}
+	});
 }
 
 // The offset of the first byte that is wrong, or -1.
