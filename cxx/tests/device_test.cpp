@@ -6,8 +6,6 @@
 // cases that need it skip (catch-tap.sh: "ZC_SKIP: reason").
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -19,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "recv_support.hpp"
 #include "support.hpp"
 #include <zcuring/buffers.hpp>
 #include <zcuring/features.hpp>
@@ -33,33 +32,10 @@ constexpr const char *dev_addr = "10.7.0.1";
 constexpr const char *peer_addr = "10.7.0.2";
 constexpr const char *peer_ns = "zc-peer";
 
-// The e1000e NIC holding dev_addr: its index and name, or 0.
-unsigned find_dev(std::string &name)
-{
-	ifaddrs *ifa = nullptr;
-	unsigned idx = 0;
-	if (::getifaddrs(&ifa))
-		return 0;
-	for (ifaddrs *i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		char ip[INET_ADDRSTRLEN];
-		::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in *>(i->ifa_addr)->sin_addr, ip,
-		            sizeof(ip));
-		if (std::string(ip) == dev_addr) {
-			name = i->ifa_name;
-			idx = ::if_nametoindex(i->ifa_name);
-			break;
-		}
-	}
-	::freeifaddrs(ifa);
-	return idx;
-}
-
 // Why this boot cannot run a device case, or empty.
 std::string no_pair(std::string &name, unsigned &idx)
 {
-	idx = find_dev(name);
+	idx = zctest::nic_with(dev_addr, name);
 	if (!idx)
 		return std::string("no NIC with ") + dev_addr +
 		       ": the e1000e pair (scripts/vm-run --e1000e, vm/e1000e-pair.sh) is absent";
@@ -67,13 +43,6 @@ std::string no_pair(std::string &name, unsigned &idx)
 	if (::stat((std::string("/run/netns/") + peer_ns).c_str(), &st))
 		return std::string("no network namespace ") + peer_ns;
 	return {};
-}
-
-// Catch2 v2 has no skip: say so in the output, where catch-tap.sh finds it.
-void skip(const std::string &why)
-{
-	std::printf("ZC_SKIP: %s\n", why.c_str());
-	std::fflush(stdout);
 }
 
 // Run @f with this thread in network namespace @ns: sockets it makes
@@ -105,48 +74,8 @@ zctest::tcp_pair connect_from_peer(int listener)
 	return {std::move(a), unique_fd(b)};
 }
 
-// Write @total bytes of stream @seed to @fd from a thread, then close.
-std::thread writer(unique_fd fd, std::size_t total, std::uint64_t seed)
-{
-	return std::thread([fd = std::move(fd), total, seed]() mutable {
-		std::vector<std::byte> buf(1 << 20);
-		for (std::size_t off = 0; off < total;) {
-			std::size_t len = std::min(buf.size(), total - off);
-			zctest::fill(std::span(buf).first(len), seed, off);
-			for (std::size_t done = 0; done < len;) {
-				ssize_t n = ::send(fd.get(), buf.data() + done, len - done,
-				                   MSG_NOSIGNAL);
-				if (n <= 0)
-					return;
-				done += static_cast<std::size_t>(n);
-			}
-			off += len;
-		}
-	});
-}
-
-struct outcome {
-	std::size_t bytes = 0;
-	long long bad_at = -1;
-	std::error_code end;
-};
-
-task<outcome> receive(rx_stream &in, std::uint64_t seed)
-{
-	outcome o;
-	for (;;) {
-		auto c = co_await in.next();
-		if (!c) {
-			o.end = c.error();
-			break;
-		}
-		long long bad = zctest::check(c->data(), seed, o.bytes);
-		if (bad >= 0 && o.bad_at < 0)
-			o.bad_at = static_cast<long long>(o.bytes) + bad;
-		o.bytes += c->size();
-	}
-	co_return o;
-}
+// Sends of 1 MiB, as a bulk sender would make them (zctest::writer()).
+constexpr std::size_t block = 1 << 20;
 
 zcrx_counters counters(const zcrx &rx)
 {
@@ -163,7 +92,7 @@ TEST_CASE("device: a stream over e1000e arrives whole, at least 95% not copied",
 	std::string name;
 	unsigned idx;
 	if (auto why = no_pair(name, idx); !why.empty())
-		return skip(why);
+		return zctest::skip(why);
 	ring r({.entries = 64, .cq_entries = 4096, .cqe32 = true});
 	zcrx rx(r, {.pool_bytes = 4 << 20, .rq_entries = 4096, .if_index = idx});
 	REQUIRE(rx.mode() == zcrx_mode::device);
@@ -174,16 +103,14 @@ TEST_CASE("device: a stream over e1000e arrives whole, at least 95% not copied",
 	auto l = tcp_listen(endpoint(dev_addr, 0), 4);
 	auto p = connect_from_peer(l.get());
 	auto in = rx.receive(p.b.get());
-	auto t = writer(std::move(p.a), total, 41);
-	auto o = r.run(receive(in, 41));
+	auto t = zctest::writer(std::move(p.a), total, 41, block);
+	auto o = r.run(zctest::receive(r, in, 41));
 	t.join();
 	auto c1 = counters(rx);
 	std::uint64_t zc = c1.bytes_zc - c0.bytes_zc, cp = c1.bytes_copied - c0.bytes_copied;
 	std::printf("# %zu bytes over %s: %llu not copied, %llu copied\n", o.bytes, name.c_str(),
 	            static_cast<unsigned long long>(zc), static_cast<unsigned long long>(cp));
-	REQUIRE(o.end == errc::end_of_stream);
-	REQUIRE(o.bytes == total);
-	REQUIRE(o.bad_at == -1);
+	zctest::require_whole(o, in, total);
 	REQUIRE(zc + cp == total);
 	REQUIRE(zc >= total * 95 / 100);
 	REQUIRE(rx.outstanding() == 0);
@@ -219,11 +146,8 @@ TEST_CASE("device: a device that cannot throws, or falls back to device-less whe
 		constexpr std::size_t total = 1 << 20;
 		auto p = zctest::make_pair();
 		auto in = rx.receive(p.b.get());
-		auto t = writer(std::move(p.a), total, 43);
-		auto o = r.run(receive(in, 43));
-		t.join();
-		REQUIRE(o.bytes == total);
-		REQUIRE(o.bad_at == -1);
+		auto o = zctest::transfer(r, std::move(p.a), in, total, 43);
+		zctest::require_whole(o, in, total);
 		auto c = counters(rx);
 		REQUIRE(c.bytes_zc == 0);
 		REQUIRE(c.bytes_copied == total);
@@ -239,10 +163,8 @@ TEST_CASE("device: a device-less instance counts every byte copied", "[device][f
 	REQUIRE(counters(rx).bytes_copied == 0);
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get());
-	auto t = writer(std::move(p.a), 300000, 44);
-	auto o = r.run(receive(in, 44));
-	t.join();
-	REQUIRE(o.bytes == 300000);
+	auto o = zctest::transfer(r, std::move(p.a), in, 300000, 44);
+	zctest::require_whole(o, in, 300000);
 	auto c = counters(rx);
 	REQUIRE(c.bytes_zc == 0);
 	REQUIRE(c.bytes_copied == 300000);
@@ -254,7 +176,7 @@ TEST_CASE("device: a queue another instance holds falls back; freed, it binds ag
 	std::string name;
 	unsigned idx;
 	if (auto why = no_pair(name, idx); !why.empty())
-		return skip(why);
+		return zctest::skip(why);
 	auto r1 = std::make_unique<ring>(ring_options{.cqe32 = true});
 	auto rx1 = std::make_unique<zcrx>(
 	        *r1, zcrx_options{.pool_bytes = 64 * 4096, .rq_entries = 256, .if_index = idx});
@@ -289,11 +211,7 @@ TEST_CASE("device: a queue another instance holds falls back; freed, it binds ag
 	zcrx again(r3, {.pool_bytes = 64 * 4096, .rq_entries = 256, .if_index = idx});
 	REQUIRE(again.mode() == zcrx_mode::device);
 	// ... and returns with the link up again.
-	char c = '0';
-	unique_fd f(::open(("/sys/class/net/" + name + "/carrier").c_str(), O_RDONLY | O_CLOEXEC));
-	REQUIRE(f);
-	REQUIRE(::read(f.get(), &c, 1) == 1);
-	REQUIRE(c == '1');
+	REQUIRE(zctest::carrier(name));
 }
 
 TEST_CASE("device: proxy, RECV_ZC from the NIC and SEND_ZC of the same pool memory out",
@@ -302,7 +220,7 @@ TEST_CASE("device: proxy, RECV_ZC from the NIC and SEND_ZC of the same pool memo
 	std::string name;
 	unsigned idx;
 	if (auto why = no_pair(name, idx); !why.empty())
-		return skip(why);
+		return zctest::skip(why);
 	// The ACKs that release the sends come in through the bound queue:
 	// the NIC must always have chunks to receive them into. So the pool
 	// holds the NIC's ring (768 pages on e1000e) and, on top, what the
@@ -329,7 +247,7 @@ TEST_CASE("device: proxy, RECV_ZC from the NIC and SEND_ZC of the same pool memo
 	unique_fd sink_fd(::accept4(sink_l.get(), nullptr, nullptr, SOCK_CLOEXEC));
 	REQUIRE(sink_fd);
 
-	auto producer = writer(std::move(in.a), total, 45);
+	auto producer = zctest::writer(std::move(in.a), total, 45, block);
 	std::atomic<bool> ok{true};
 	std::size_t sunk = 0;
 	std::thread sink([&] {

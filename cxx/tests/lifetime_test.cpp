@@ -19,6 +19,7 @@
 #include <stop_token>
 #include <string>
 
+#include "recv_support.hpp"
 #include "support.hpp"
 #include <zcuring/compose.hpp>
 #include <zcuring/net.hpp>
@@ -96,12 +97,10 @@ TEST_CASE("destroying a started task whose read is in the kernel aborts with a m
           "[lifetime][death]")
 {
 	auto d = run_child([] {
-		int fds[2];
-		if (::pipe(fds))
-			return;
+		auto p = zctest::make_pipe();
 		ring r;
 		bool done = false;
-		auto t = read_pipe(r, fds[0], done);
+		auto t = read_pipe(r, p.rd.get(), done);
 		r.post(t.handle());
 		r.step(); // t starts: its read is in the kernel
 		if (!t.started() || t.done())
@@ -116,19 +115,16 @@ TEST_CASE("destroying a started task whose read is in the kernel aborts with a m
 
 TEST_CASE("a task never started, or finished, is destroyed quietly", "[lifetime]")
 {
+	auto p = zctest::make_pipe();
 	ring r;
 	bool done = false;
-	int fds[2];
-	REQUIRE(::pipe(fds) == 0);
 	{
-		auto t = read_pipe(r, fds[0], done); // never started
+		auto t = read_pipe(r, p.rd.get(), done); // never started
 		REQUIRE(!t.started());
 	}
-	REQUIRE(::write(fds[1], "x", 1) == 1);
-	r.run(read_pipe(r, fds[0], done));
+	REQUIRE(::write(p.wr.get(), "x", 1) == 1);
+	r.run(read_pipe(r, p.rd.get(), done));
 	REQUIRE(done);
-	::close(fds[0]);
-	::close(fds[1]);
 }
 
 TEST_CASE("run() leaves its suspended task to the ring when a spawned task fails",
@@ -136,47 +132,39 @@ TEST_CASE("run() leaves its suspended task to the ring when a spawned task fails
 {
 	// Before: run()'s task was destroyed while its read was in the
 	// kernel. Now the ring keeps it, and it finishes on a later run().
-	int fds[2];
-	REQUIRE(::pipe(fds) == 0);
+	auto p = zctest::make_pipe();
 	ring r;
 	bool done = false;
 	r.spawn(throw_after_nop(r, "spawned failure"));
-	REQUIRE_THROWS_WITH(r.run(read_pipe(r, fds[0], done)), "spawned failure");
+	REQUIRE_THROWS_WITH(r.run(read_pipe(r, p.rd.get(), done)), "spawned failure");
 	REQUIRE(!done);
 	REQUIRE(r.live() == 1); // the task run() gave up on
-	REQUIRE(::write(fds[1], "x", 1) == 1);
+	REQUIRE(::write(p.wr.get(), "x", 1) == 1);
 	r.run();
 	REQUIRE(done);
-	::close(fds[0]);
-	::close(fds[1]);
 }
 
 TEST_CASE("a task that run() gave up on is freed by the ring", "[lifetime][spawn]")
 {
 	// Under ASan a frame left behind is a leak, one freed early a use
 	// after free when the ring closes.
-	int fds[2];
-	REQUIRE(::pipe(fds) == 0);
+	auto p = zctest::make_pipe();
 	{
 		ring r;
 		bool done = false;
 		r.spawn(throw_after_nop(r, "boom"));
-		REQUIRE_THROWS(r.run(read_pipe(r, fds[0], done)));
+		REQUIRE_THROWS(r.run(read_pipe(r, p.rd.get(), done)));
 	}
-	::close(fds[0]);
-	::close(fds[1]);
 }
 
 TEST_CASE("destroying a task_scope whose tasks run aborts with a message", "[lifetime][death]")
 {
 	auto d = run_child([] {
-		int fds[2];
-		if (::pipe(fds))
-			return;
+		auto p = zctest::make_pipe();
 		ring r;
 		bool done = false;
 		auto s = std::make_unique<task_scope>(r);
-		s->spawn(read_pipe(r, fds[0], done));
+		s->spawn(read_pipe(r, p.rd.get(), done));
 		r.step();
 		s.reset(); // must abort
 	});
@@ -192,13 +180,7 @@ TEST_CASE("a stop with the SQ full leaves the cancel to the loop, which issues i
 	ring r({.entries = 4});
 	auto p = zctest::make_pair();
 	std::stop_source stop;
-	result<std::size_t> got = std::size_t{0};
-	bool finished = false;
-	auto reader = [&]() -> task<void> {
-		std::byte buf[16];
-		got = co_await async_recv(r, p.a.get(), buf).stop_with(stop.get_token());
-		finished = true;
-	};
+	zctest::stoppable_recv reader;
 	auto stopper = [&]() -> task<void> {
 		(void)co_await async_sleep(r, 5ms);
 		// Fill the SQ: the canceller finds no SQE and must not submit
@@ -210,13 +192,13 @@ TEST_CASE("a stop with the SQ full leaves the cancel to the loop, which issues i
 		stop.request_stop();
 		REQUIRE(r.stats().enters == enters);
 		REQUIRE(r.stats().deferred == 1);
-		REQUIRE(!finished);
+		REQUIRE(!reader.finished);
 	};
-	r.spawn(reader());
+	r.spawn(reader.run(r, p.a.get(), stop.get_token()));
 	r.spawn(stopper());
 	r.run();
-	REQUIRE(finished);
-	REQUIRE(got.error() == std::errc::operation_canceled);
+	REQUIRE(reader.finished);
+	REQUIRE(reader.got.error() == std::errc::operation_canceled);
 }
 
 TEST_CASE("a stop with the SQ full, on an operation that completes first, still resumes it",
@@ -282,8 +264,7 @@ TEST_CASE("an accept stream and a join_handle may outlive their ring", "[lifetim
 	auto l = tcp_listen(endpoint("127.0.0.1", 0), 4);
 	std::optional<accept_stream> s;
 	join_handle<int> h;
-	int fds[2];
-	REQUIRE(::pipe(fds) == 0);
+	auto p = zctest::make_pipe();
 	{
 		ring r;
 		s.emplace(r, l.get());
@@ -291,7 +272,7 @@ TEST_CASE("an accept stream and a join_handle may outlive their ring", "[lifetim
 			auto c = co_await s->next().timeout(1ms);
 			REQUIRE(c.error() == std::errc::timed_out);
 		}());
-		h = r.spawn(read_one(r, fds[0]));
+		h = r.spawn(read_one(r, p.rd.get()));
 		r.step();
 		REQUIRE(h.valid());
 		REQUIRE(!h.done());
@@ -300,6 +281,4 @@ TEST_CASE("an accept stream and a join_handle may outlive their ring", "[lifetim
 	REQUIRE(!h.valid());
 	s->cancel(); // nothing to do
 	s.reset();
-	::close(fds[0]);
-	::close(fds[1]);
 }

@@ -5,8 +5,6 @@
 // that need the e1000e pair skip without it (catch-tap.sh: "ZC_SKIP").
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -19,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "recv_support.hpp"
 #include "support.hpp"
 #include <zcuring/features.hpp>
 #include <zcuring/receiver.hpp>
@@ -26,34 +25,6 @@
 using namespace zcuring;
 
 namespace {
-
-struct outcome {
-	std::size_t bytes = 0;
-	std::size_t chunks = 0;
-	std::size_t zero_copy = 0;
-	long long bad_at = -1;
-	std::error_code end;
-};
-
-task<outcome> receive(any_rx_stream &in, std::uint64_t seed)
-{
-	outcome o;
-	for (;;) {
-		auto c = co_await in.next();
-		if (!c) {
-			o.end = c.error();
-			break;
-		}
-		long long bad = zctest::check(c->data(), seed, o.bytes);
-		if (bad >= 0 && o.bad_at < 0)
-			o.bad_at = static_cast<long long>(o.bytes) + bad;
-		o.bytes += c->size();
-		o.chunks++;
-		if (c->zero_copy())
-			o.zero_copy++;
-	}
-	co_return o;
-}
 
 // The first result of a RECV_ZC stream on @fd.
 std::error_code first_error(ring &r, zcrx &rx, int fd)
@@ -63,29 +34,6 @@ std::error_code first_error(ring &r, zcrx &rx, int fd)
 		auto c = co_await in.next().timeout(std::chrono::seconds(5));
 		co_return c ? std::error_code{} : c.error();
 	}());
-}
-
-// The e1000e NIC holding 10.7.0.1 (vm/e1000e-pair.sh): index and name.
-unsigned find_e1000e(std::string &name)
-{
-	ifaddrs *ifa = nullptr;
-	unsigned idx = 0;
-	if (::getifaddrs(&ifa))
-		return 0;
-	for (ifaddrs *i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		char ip[INET_ADDRSTRLEN];
-		::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in *>(i->ifa_addr)->sin_addr, ip,
-		            sizeof(ip));
-		if (std::string(ip) == "10.7.0.1") {
-			name = i->ifa_name;
-			idx = ::if_nametoindex(i->ifa_name);
-			break;
-		}
-	}
-	::freeifaddrs(ifa);
-	return idx;
 }
 
 int get_mtu(const std::string &name)
@@ -110,20 +58,8 @@ bool set_mtu(const std::string &name, int mtu)
 // Until the link of @name is up again, at most 10 s.
 void wait_carrier(const std::string &name)
 {
-	for (int i = 0; i < 200; i++) {
-		char c = '0';
-		unique_fd f(::open(("/sys/class/net/" + name + "/carrier").c_str(),
-		                   O_RDONLY | O_CLOEXEC));
-		if (f && ::read(f.get(), &c, 1) == 1 && c == '1')
-			return;
+	for (int i = 0; i < 200 && !zctest::carrier(name); i++)
 		std::this_thread::sleep_for(std::chrono::milliseconds(50));
-	}
-}
-
-void skip(const std::string &why)
-{
-	std::printf("ZC_SKIP: %s\n", why.c_str());
-	std::fflush(stdout);
 }
 
 bool has(const std::string &s, const std::string &part)
@@ -161,12 +97,8 @@ TEST_CASE("receiver: the one-line picker takes zero copy here; 8 MiB arrive whol
 	auto in = rx.receive(p.b.get());
 	REQUIRE(in.zero_copy());
 	constexpr std::size_t total = 8 << 20;
-	auto t = zctest::writer(std::move(p.a), total, 31);
-	auto o = r.run(receive(in, 31));
-	t.join();
-	REQUIRE(o.end == errc::end_of_stream);
-	REQUIRE(o.bytes == total);
-	REQUIRE(o.bad_at == -1);
+	auto o = zctest::transfer(r, std::move(p.a), in, total, 31);
+	zctest::require_whole(o, in, total);
 	REQUIRE(o.zero_copy == o.chunks);
 	REQUIRE(rx.zcrx_pool()->returned() == o.chunks);
 	REQUIRE(rx.outstanding() == 0);
@@ -183,12 +115,8 @@ TEST_CASE("receiver: the fallback, forced on the patched kernel, works the same"
 	auto in = rx.receive(p.b.get());
 	REQUIRE(!in.zero_copy());
 	constexpr std::size_t total = 8 << 20;
-	auto t = zctest::writer(std::move(p.a), total, 32);
-	auto o = r.run(receive(in, 32));
-	t.join();
-	REQUIRE(o.end == errc::end_of_stream);
-	REQUIRE(o.bytes == total);
-	REQUIRE(o.bad_at == -1);
+	auto o = zctest::transfer(r, std::move(p.a), in, total, 32);
+	zctest::require_whole(o, in, total);
 	REQUIRE(o.zero_copy == 0);
 	REQUIRE(rx.buffers()->returned() == o.chunks);
 	REQUIRE(rx.outstanding() == 0);
@@ -214,10 +142,8 @@ TEST_CASE("recv_zc errors: a socket that is no connected TCP one, in the library
 	REQUIRE(ec == recv_errc::not_connected);
 	REQUIRE(ec == std::errc::not_connected);
 
-	int fds[2];
-	REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-	unique_fd rd(fds[0]), wr(fds[1]);
-	ec = first_error(r, rx, rd.get());
+	auto pipe = zctest::make_pipe();
+	ec = first_error(r, rx, pipe.rd.get());
 	INFO("pipe: " << ec.message());
 	REQUIRE(ec == recv_errc::not_a_socket);
 	REQUIRE(ec == std::errc::not_a_socket);
@@ -225,15 +151,8 @@ TEST_CASE("recv_zc errors: a socket that is no connected TCP one, in the library
 	// The instance is still fine: a TCP stream goes through.
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get());
-	auto t = zctest::writer(std::move(p.a), 100000, 33);
-	std::size_t got = r.run([&]() -> task<std::size_t> {
-		std::size_t n = 0;
-		while (auto c = co_await in.next())
-			n += c->size();
-		co_return n;
-	}());
-	t.join();
-	REQUIRE(got == 100000);
+	auto o = zctest::transfer(r, std::move(p.a), in, 100000, 33);
+	zctest::require_whole(o, in, 100000);
 }
 
 TEST_CASE("recv_zc errors: a pool too small for its streams is refused with the sizes",
@@ -268,9 +187,10 @@ TEST_CASE("recv_zc errors: device mode on a queue the NIC lacks, or without head
           "[receiver][errors][device]")
 {
 	std::string name;
-	unsigned idx = find_e1000e(name);
+	// The e1000e NIC of this namespace (vm/e1000e-pair.sh).
+	unsigned idx = zctest::nic_with("10.7.0.1", name);
 	if (!idx)
-		return skip("no e1000e pair (scripts/vm-run --e1000e, vm/e1000e-pair.sh)");
+		return zctest::skip("no e1000e pair (scripts/vm-run --e1000e, vm/e1000e-pair.sh)");
 	ring r({.cqe32 = true});
 	try {
 		zcrx rx(r, {.pool_bytes = 64 * 4096, .rq_entries = 256, .if_index = idx,

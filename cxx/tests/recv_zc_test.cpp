@@ -9,49 +9,14 @@
 #include <thread>
 #include <vector>
 
+#include "recv_support.hpp"
 #include "support.hpp"
 #include <zcuring/features.hpp>
 #include <zcuring/ops.hpp>
 #include <zcuring/recv_zc.hpp>
 
 using namespace zcuring;
-
-namespace {
-
-struct outcome {
-	std::size_t bytes = 0;
-	std::size_t chunks = 0;
-	long long bad_at = -1;
-	std::error_code end;
-};
-
-// Receive a whole stream, checking every byte; optionally hold up to
-// @hold chunks at a time before giving them back.
-task<outcome> receive(rx_stream &in, std::uint64_t seed, std::size_t hold = 0)
-{
-	outcome o;
-	std::vector<chunk> held;
-	for (;;) {
-		auto c = co_await in.next();
-		if (!c) {
-			o.end = c.error();
-			break;
-		}
-		long long bad = zctest::check(c->data(), seed, o.bytes);
-		if (bad >= 0 && o.bad_at < 0)
-			o.bad_at = static_cast<long long>(o.bytes) + bad;
-		o.bytes += c->size();
-		o.chunks++;
-		if (hold) {
-			held.push_back(std::move(*c));
-			if (held.size() >= hold)
-				held.clear();
-		}
-	}
-	co_return o;
-}
-
-} // namespace
+using namespace std::chrono_literals;
 
 TEST_CASE("recv_zc is supported on this kernel", "[recv_zc]")
 {
@@ -68,14 +33,9 @@ TEST_CASE("recv_zc: a stream arrives whole with one fill entry per chunk", "[rec
 		zcrx rx(r, {.pool_bytes = 1 << 20, .rq_entries = 1024});
 		auto p = zctest::make_pair();
 		auto in = rx.receive(p.b.get());
-		auto t = zctest::writer(std::move(p.a), total, total);
-		auto o = r.run(receive(in, total));
-		t.join();
+		auto o = zctest::transfer(r, std::move(p.a), in, total, total);
 		INFO("total " << total);
-		REQUIRE(o.end == errc::end_of_stream);
-		REQUIRE(o.bytes == total);
-		REQUIRE(o.bad_at == -1);
-		REQUIRE(in.eof());
+		zctest::require_whole(o, in, total);
 		REQUIRE(rx.returned() == o.chunks);
 		REQUIRE(rx.outstanding() == 0);
 	}
@@ -90,13 +50,9 @@ TEST_CASE("recv_zc: a small pool and a small CQ are re-armed through", "[recv_zc
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get());
 	constexpr std::size_t total = 4 << 20;
-	auto t = zctest::writer(std::move(p.a), total, 5);
 	// Hold 8 chunks at a time: half the pool is out with the application.
-	auto o = r.run(receive(in, 5, 8));
-	t.join();
-	REQUIRE(o.bytes == total);
-	REQUIRE(o.bad_at == -1);
-	REQUIRE(o.end == errc::end_of_stream);
+	auto o = zctest::transfer(r, std::move(p.a), in, total, 5, {.chunks = 8});
+	zctest::require_whole(o, in, total);
 	REQUIRE(in.rearms() > 0);
 	REQUIRE(rx.outstanding() == 0);
 }
@@ -108,10 +64,8 @@ TEST_CASE("recv_zc: a byte limit ends the stream there", "[recv_zc]")
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get(), 100000);
 	auto t = zctest::writer(std::move(p.a), 300000, 6);
-	auto o = r.run(receive(in, 6));
-	REQUIRE(o.end == errc::end_of_stream);
-	REQUIRE(o.bytes == 100000);
-	REQUIRE(o.bad_at == -1);
+	auto o = r.run(zctest::receive(r, in, 6));
+	zctest::require_whole(o, in, 100000);
 	// The rest is still in the socket, for a plain read.
 	std::vector<std::byte> rest(200000);
 	std::size_t got = 0;
@@ -128,28 +82,14 @@ TEST_CASE("recv_zc: chunks outlive the stream and the zcrx object", "[recv_zc][l
 {
 	ring r({.cqe32 = true});
 	std::vector<chunk> kept;
-	std::size_t bytes = 0;
 	{
 		zcrx rx(r, {.pool_bytes = 1 << 20, .rq_entries = 256});
 		auto p = zctest::make_pair();
 		auto in = rx.receive(p.b.get());
-		auto t = zctest::writer(std::move(p.a), 200000, 8);
-		r.run([&]() -> task<void> {
-			while (auto c = co_await in.next()) {
-				bytes += c->size();
-				kept.push_back(std::move(*c));
-			}
-		}());
-		t.join();
+		kept = zctest::keep_all(r, std::move(p.a), in, 200000, 8);
 	}
 	// The pool is still mapped: every byte still reads back.
-	std::size_t off = 0;
-	for (auto &c : kept) {
-		REQUIRE(zctest::check(c.data(), 8, off) == -1);
-		off += c.size();
-	}
-	REQUIRE(off == bytes);
-	REQUIRE(bytes == 200000);
+	zctest::require_kept(kept, 8, 200000);
 	kept.clear(); // the last chunk frees the pool (ASan would see a leak)
 }
 
@@ -157,31 +97,13 @@ TEST_CASE("recv_zc: dropping a stream mid-transfer gives its memory back", "[rec
 {
 	ring r({.cqe32 = true});
 	zcrx rx(r, {.pool_bytes = 64 * 4096, .rq_entries = 128});
-	{
-		auto p = zctest::make_pair();
-		auto in = rx.receive(p.b.get());
-		auto t = zctest::writer(std::move(p.a), 2 << 20, 9);
-		r.run([&]() -> task<void> {
-			auto c = co_await in.next();
-			REQUIRE(c);
-		}());
-		// The stream goes: its request is cancelled, late chunks returned.
-		in = rx.receive(-1);
-		p.b.reset(); // the writer sees the connection die
-		t.join();
-		r.run([&]() -> task<void> {
-			(void)co_await async_sleep(r, std::chrono::milliseconds(50));
-		}());
-	}
+	zctest::drop_mid_transfer(r, rx, 9);
 	REQUIRE(rx.outstanding() == 0);
 	// The whole pool is usable again: a second stream needs all of it.
 	auto p = zctest::make_pair();
 	auto in = rx.receive(p.b.get());
-	auto t = zctest::writer(std::move(p.a), 1 << 20, 10);
-	auto o = r.run(receive(in, 10, 48));
-	t.join();
-	REQUIRE(o.bytes == (1u << 20));
-	REQUIRE(o.bad_at == -1);
+	auto o = zctest::transfer(r, std::move(p.a), in, 1 << 20, 10, {.chunks = 48});
+	zctest::require_whole(o, in, 1 << 20);
 }
 
 TEST_CASE("recv_zc: several connections share one pool", "[recv_zc]")
@@ -193,7 +115,7 @@ TEST_CASE("recv_zc: several connections share one pool", "[recv_zc]")
 	std::vector<zctest::tcp_pair> pairs;
 	std::vector<rx_stream> streams;
 	std::vector<std::thread> writers;
-	std::vector<outcome> got(n);
+	std::vector<zctest::outcome> got(n);
 	for (int i = 0; i < n; i++) {
 		pairs.push_back(zctest::make_pair());
 		streams.push_back(rx.receive(pairs.back().b.get()));
@@ -201,16 +123,16 @@ TEST_CASE("recv_zc: several connections share one pool", "[recv_zc]")
 	for (int i = 0; i < n; i++)
 		writers.push_back(zctest::writer(std::move(pairs[i].a), total, 100 + i));
 	// A named lambda: a spawned coroutine reads its captures through it.
-	auto one = [&](int i) -> task<void> { got[i] = co_await receive(streams[i], 100 + i); };
+	auto one = [&](int i) -> task<void> {
+		got[i] = co_await zctest::receive(r, streams[i], 100 + i);
+	};
 	for (int i = 0; i < n; i++)
 		r.spawn(one(i));
 	r.run();
 	for (auto &w : writers)
 		w.join();
-	for (int i = 0; i < n; i++) {
-		REQUIRE(got[i].bytes == total);
-		REQUIRE(got[i].bad_at == -1);
-	}
+	for (int i = 0; i < n; i++)
+		zctest::require_whole(got[i], streams[i], total);
 }
 
 TEST_CASE("recv_zc: a stream starved by another's held chunks goes on when they return",
@@ -221,45 +143,7 @@ TEST_CASE("recv_zc: a stream starved by another's held chunks goes on when they 
 	// (-ENOMEM) again and again and must wait for that memory to return.
 	ring r({.entries = 16, .cq_entries = 64, .cqe32 = true});
 	zcrx rx(r, {.pool_bytes = 24 * 4096, .rq_entries = 64});
-	constexpr std::size_t total = 2 << 20;
-	auto p0 = zctest::make_pair(), p1 = zctest::make_pair();
-	auto s0 = rx.receive(p0.b.get()), s1 = rx.receive(p1.b.get());
-	auto w0 = zctest::writer(std::move(p0.a), total, 20);
-	auto w1 = zctest::writer(std::move(p1.a), total, 21);
-	outcome o0, o1;
-	auto hoarder = [&]() -> task<void> {
-		std::vector<chunk> held;
-		held.reserve(16);
-		for (;;) {
-			auto c = co_await s0.next();
-			if (!c) {
-				o0.end = c.error();
-				break;
-			}
-			if (zctest::check(c->data(), 20, o0.bytes) >= 0 && o0.bad_at < 0)
-				o0.bad_at = static_cast<long long>(o0.bytes);
-			o0.bytes += c->size();
-			held.push_back(std::move(*c));
-			if (held.size() == 16) {
-				(void)co_await async_sleep(r, std::chrono::milliseconds(5));
-				held.clear();
-			}
-		}
-	};
-	auto plain = [&]() -> task<void> { o1 = co_await receive(s1, 21); };
-	r.spawn(hoarder());
-	r.spawn(plain());
-	r.run();
-	w0.join();
-	w1.join();
-	REQUIRE(o0.end == errc::end_of_stream);
-	REQUIRE(o1.end == errc::end_of_stream);
-	REQUIRE(o0.bytes == total);
-	REQUIRE(o1.bytes == total);
-	REQUIRE(o0.bad_at == -1);
-	REQUIRE(o1.bad_at == -1);
-	REQUIRE(s0.rearms() + s1.rearms() > 0);
-	REQUIRE(rx.outstanding() == 0);
+	zctest::require_starved_goes_on(r, rx, 2 << 20, 20, {.chunks = 16, .pause = 5ms});
 }
 
 TEST_CASE("recv_zc: chunks and a stream outlive the ring, past a full fill ring",
@@ -269,20 +153,12 @@ TEST_CASE("recv_zc: chunks and a stream outlive the ring, past a full fill ring"
 	// after the ring is gone once had put() flush the dead ring.
 	std::vector<chunk> kept;
 	std::optional<rx_stream> late;
-	std::size_t bytes = 0;
 	{
 		auto r = std::make_unique<ring>(ring_options{.cqe32 = true});
 		zcrx rx(*r, {.pool_bytes = 2 << 20, .rq_entries = 64});
 		auto p = zctest::make_pair();
 		auto in = rx.receive(p.b.get());
-		auto t = zctest::writer(std::move(p.a), 600000, 12);
-		r->run([&]() -> task<void> {
-			while (auto c = co_await in.next()) {
-				bytes += c->size();
-				kept.push_back(std::move(*c));
-			}
-		}());
-		t.join();
+		kept = zctest::keep_all(*r, std::move(p.a), in, 600000, 12);
 		auto q = zctest::make_pair();
 		late.emplace(rx.receive(q.b.get()));
 		r->run([&]() -> task<void> {
@@ -292,13 +168,7 @@ TEST_CASE("recv_zc: chunks and a stream outlive the ring, past a full fill ring"
 		REQUIRE(kept.size() > 64);
 		r.reset(); // the ring goes first, zcrx after it
 	}
-	std::size_t off = 0;
-	for (auto &c : kept) {
-		REQUIRE(zctest::check(c.data(), 12, off) == -1);
-		off += c.size();
-	}
-	REQUIRE(off == 600000);
-	REQUIRE(bytes == 600000);
+	zctest::require_kept(kept, 12, 600000);
 	late->cancel(); // nothing to do: the ring is gone
 	late.reset();
 	kept.clear(); // no-ops on the fill ring; the last frees the pool
@@ -307,7 +177,6 @@ TEST_CASE("recv_zc: chunks and a stream outlive the ring, past a full fill ring"
 TEST_CASE("recv_zc: next() with a timeout or a stop ends the wait; the stream goes on",
           "[recv_zc][cancel]")
 {
-	using namespace std::chrono_literals;
 	ring r({.cqe32 = true});
 	zcrx rx(r, {.pool_bytes = 1 << 20, .rq_entries = 256});
 	auto p = zctest::make_pair();

@@ -7,6 +7,7 @@
 #include <stop_token>
 #include <vector>
 
+#include "recv_support.hpp"
 #include "support.hpp"
 #include <zcuring/ops.hpp>
 
@@ -108,23 +109,17 @@ TEST_CASE("a stop request cancels a pending operation", "[ring][cancel]")
 	ring r;
 	auto p = zctest::make_pair();
 	std::stop_source stop;
-	result<std::size_t> got = std::size_t{0};
-	bool finished = false;
-	auto reader = [&]() -> task<void> {
-		std::byte buf[16];
-		got = co_await async_recv(r, p.a.get(), buf).stop_with(stop.get_token());
-		finished = true;
-	};
+	zctest::stoppable_recv reader;
 	auto stopper = [&]() -> task<void> {
 		(void)co_await async_sleep(r, 10ms);
-		REQUIRE(!finished);
+		REQUIRE(!reader.finished);
 		stop.request_stop();
 	};
-	r.spawn(reader());
+	r.spawn(reader.run(r, p.a.get(), stop.get_token()));
 	r.spawn(stopper());
 	r.run();
-	REQUIRE(finished);
-	REQUIRE(got.error() == std::errc::operation_canceled);
+	REQUIRE(reader.finished);
+	REQUIRE(reader.got.error() == std::errc::operation_canceled);
 	// The socket is still usable: the cancel hit only that request.
 	REQUIRE(::send(p.b.get(), "y", 1, 0) == 1);
 	auto again = r.run([&]() -> task<result<std::size_t>> {

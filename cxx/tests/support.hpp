@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Test helpers: connected TCP pairs made with plain syscalls (so a test of
-// an operation does not depend on the operations it tests), and a byte
-// pattern that tells every byte's position in a stream.
+// Test helpers: connected TCP pairs and pipes made with plain syscalls (so
+// a test of an operation does not depend on the operations it tests), a
+// byte pattern that tells every byte's position in a stream, and what VM
+// tests need to find the e1000e pair or say they skip. recv_support.hpp
+// receives and checks whole streams on a ring.
 #pragma once
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -14,6 +19,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <span>
 #include <string>
 #include <system_error>
@@ -45,6 +51,19 @@ inline tcp_pair make_pair(const std::string &addr = "127.0.0.1")
 	return {std::move(a), zcuring::unique_fd(b)};
 }
 
+struct pipe_fds {
+	zcuring::unique_fd rd; // the read end
+	zcuring::unique_fd wr; // the write end
+};
+
+inline pipe_fds make_pipe()
+{
+	int fds[2];
+	if (::pipe2(fds, O_CLOEXEC))
+		throw std::system_error(errno, std::system_category(), "pipe2");
+	return {zcuring::unique_fd(fds[0]), zcuring::unique_fd(fds[1])};
+}
+
 // Byte @pos of stream @seed.
 inline std::byte pattern(std::uint64_t seed, std::uint64_t pos)
 {
@@ -59,12 +78,14 @@ inline void fill(std::span<std::byte> buf, std::uint64_t seed, std::uint64_t pos
 		buf[i] = pattern(seed, pos + i);
 }
 
-// Write @total bytes of stream @seed (fill()) to @fd from a thread, then
-// close it; a send that fails ends the thread early.
-inline std::thread writer(zcuring::unique_fd fd, std::size_t total, std::uint64_t seed)
+// Write @total bytes of stream @seed (fill()) to @fd from a thread, up to
+// @block bytes a send, then close it; a send that fails ends the thread
+// early.
+inline std::thread writer(zcuring::unique_fd fd, std::size_t total, std::uint64_t seed,
+                          std::size_t block = 65536)
 {
-	return std::thread([fd = std::move(fd), total, seed]() mutable {
-		std::vector<std::byte> buf(65536);
+	return std::thread([fd = std::move(fd), total, seed, block]() mutable {
+		std::vector<std::byte> buf(block);
 		for (std::size_t off = 0; off < total;) {
 			std::size_t len = std::min(buf.size(), total - off);
 			fill(std::span(buf).first(len), seed, off);
@@ -109,6 +130,48 @@ inline std::size_t fill_until_full(int fd, int peer, std::uint64_t seed)
 		}
 		pos += static_cast<std::size_t>(n);
 	}
+}
+
+// The NIC holding IPv4 address @addr (the VM's e1000e pair: 10.7.0.1 and,
+// in namespace zc-peer, 10.7.0.2): its index, and its name in @name; 0
+// when there is none.
+inline unsigned nic_with(const char *addr, std::string &name)
+{
+	ifaddrs *ifa = nullptr;
+	unsigned idx = 0;
+	if (::getifaddrs(&ifa))
+		return 0;
+	for (ifaddrs *i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		char ip[INET_ADDRSTRLEN];
+		::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in *>(i->ifa_addr)->sin_addr, ip,
+		            sizeof(ip));
+		if (std::string(ip) == addr) {
+			name = i->ifa_name;
+			idx = ::if_nametoindex(i->ifa_name);
+			break;
+		}
+	}
+	::freeifaddrs(ifa);
+	return idx;
+}
+
+// NIC @name has its carrier (the link is up).
+inline bool carrier(const std::string &name)
+{
+	char c = '0';
+	zcuring::unique_fd f(
+	        ::open(("/sys/class/net/" + name + "/carrier").c_str(), O_RDONLY | O_CLOEXEC));
+	return f && ::read(f.get(), &c, 1) == 1 && c == '1';
+}
+
+// Catch2 v2 has no skip: a case that cannot run here says why in its
+// output, where catch-tap.sh finds it ("ZC_SKIP: reason"), and returns.
+inline void skip(const std::string &why)
+{
+	std::printf("ZC_SKIP: %s\n", why.c_str());
+	std::fflush(stdout);
 }
 
 // Open descriptors of this process, to see that nothing leaks.

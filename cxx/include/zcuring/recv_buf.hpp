@@ -42,7 +42,7 @@
 
 #include <zcuring/errors.hpp>
 #include <zcuring/result.hpp>
-#include <zcuring/stream.hpp>
+#include <zcuring/detail/recv_stream.hpp>
 
 namespace zcuring {
 
@@ -55,17 +55,16 @@ struct buf_pool_options {
 };
 
 class buf_pool;
+class buf_chunk;
 class buf_stream;
 
 namespace detail {
-
-class buf_rx_state;
 
 // The buffers and their ring, shared by the owner, its streams and chunks.
 // refs_ keeps the memory (owner, streams, chunks); users_ keeps the
 // registration (owner, streams). The ring tells it when the ring goes
 // (ring_node), after which nothing here touches the ring.
-class buf_pool_state final : public ring_node {
+class buf_pool_state final : public ring_node, public recv_pool {
 public:
 	buf_pool_state(ring &r, const buf_pool_options &o) : r_(&r)
 	{
@@ -168,27 +167,15 @@ public:
 		return {static_cast<std::byte *>(mem_), std::size_t{count_} * size_};
 	}
 
-	// Give buffer @bid back to the ring: one entry, visible at once. The
-	// ring has a slot for every buffer, so it is never full.
-	void put(std::uint16_t bid) noexcept
+	// Give buffer @bid back to the ring: one entry, visible at once,
+	// for the whole buffer whatever length it held. The ring has a slot
+	// for every buffer, so it is never full.
+	void put(std::uint16_t bid, std::uint32_t = 0) noexcept
 	{
 		io_uring_buf_ring_add(br_, addr(bid), size_, bid, mask(), 0);
 		io_uring_buf_ring_advance(br_, 1);
-		returned_++;
-		held_--;
-		if (starved_)
-			wake_starved();
+		gave_back(r_);
 	}
-
-	// Buffers the kernel filled and the application has not given back,
-	// queued in a stream or alive as chunks.
-	void held_more() noexcept { held_++; }
-	std::uint64_t held() const noexcept { return held_; }
-	std::uint64_t returned() const noexcept { return returned_; }
-
-	inline void starve(buf_rx_state *s) noexcept;
-	inline void unstarve(buf_rx_state *s) noexcept;
-	inline void wake_starved() noexcept;
 
 private:
 	int mask() const noexcept { return io_uring_buf_ring_mask(count_); }
@@ -216,17 +203,12 @@ private:
 	std::uint32_t size_ = 0;
 	unsigned count_ = 0;
 	std::uint16_t group_ = 0;
-	std::uint64_t returned_ = 0;
-	std::uint64_t held_ = 0;
-	// Streams waiting for a buffer to come back, linked through
-	// buf_rx_state::next_starved_: no allocation.
-	buf_rx_state *starved_ = nullptr;
 };
 
 // The multishot recv of one stream.
-class buf_rx_state final : public multishot {
+class buf_rx_state final : public recv_state {
 public:
-	buf_rx_state(ring &r, buf_pool_state &p, int fd) : multishot(r), p_(p), fd_(fd)
+	buf_rx_state(ring &r, buf_pool_state &p, int fd) : recv_state(r, p, ENOBUFS), p_(p), fd_(fd)
 	{
 		p_.use();
 	}
@@ -236,21 +218,12 @@ public:
 		p_.unuse();
 	}
 
-	buf_pool_state &pool() const noexcept { return p_; }
-
-	std::size_t received_ = 0;
-	bool eof_ = false;
-	std::error_code error_;
-	std::uint64_t arms_ = 0;
-	// In buf_pool_state's list of starved streams.
-	bool starved_ = false;
-	buf_rx_state *next_starved_ = nullptr;
-
-	void rearm()
+	// For recv_stream.
+	static bool has_data(const cqe &e) noexcept
 	{
-		arms_++;
-		arm();
+		return (e.flags & IORING_CQE_F_BUFFER) && e.res > 0;
 	}
+	inline buf_chunk chunk_of(const cqe &e) noexcept;
 
 protected:
 	void prep(io_uring_sqe *s) override
@@ -279,210 +252,65 @@ protected:
 	bool take(const cqe &e) override
 	{
 		if (e.flags & IORING_CQE_F_BUFFER) {
-			if (e.res > 0) {
+			if (e.res > 0)
 				// Data; without F_MORE the request ended with it
 				// (its CQE went to the overflow list): next()
 				// re-arms once the queue is consumed.
-				p_.held_more();
-				received_ += static_cast<std::size_t>(e.res);
-				enobufs_rearmed_ = false;
-				return true;
-			}
+				return took(static_cast<std::size_t>(e.res));
 			// A buffer with nothing in it: straight back.
 			p_.held_more();
 			p_.put(bid(e));
 		}
-		if (e.flags & IORING_CQE_F_MORE)
-			return false; // nothing to deliver
-		if (e.res == -ENOBUFS)
-			return !out_of_buffers();
-		return true;
+		// -ENOBUFS: the ring had no buffer.
+		return no_data(e);
 	}
 
 private:
-	// The ring had no buffer. True: handled (the stream goes on); false:
-	// deliver the error to the owner.
-	bool out_of_buffers()
-	{
-		// Queued data first; next() re-arms once the queue is consumed.
-		if (ready())
-			return true;
-		// Buffers given back since the kernel posted this are in the
-		// ring: try once more straight away, and again whenever some
-		// came back since the last try.
-		if (!enobufs_rearmed_ || p_.returned() != returned_at_rearm_) {
-			enobufs_rearmed_ = true;
-			returned_at_rearm_ = p_.returned();
-			rearm();
-			return true;
-		}
-		// Still none: wait until a buffer held by the application (a
-		// chunk, or queued in a stream) comes back.
-		if (p_.held()) {
-			p_.starve(this);
-			return true;
-		}
-		return false;
-	}
-
 	buf_pool_state &p_;
 	int fd_;
-	bool enobufs_rearmed_ = false;
-	std::uint64_t returned_at_rearm_ = 0;
 };
-
-inline void buf_pool_state::starve(buf_rx_state *s) noexcept
-{
-	if (s->starved_)
-		return;
-	s->starved_ = true;
-	s->next_starved_ = starved_;
-	starved_ = s;
-}
-
-inline void buf_pool_state::unstarve(buf_rx_state *s) noexcept
-{
-	for (buf_rx_state **p = &starved_; *p; p = &(*p)->next_starved_) {
-		if (*p == s) {
-			*p = s->next_starved_;
-			break;
-		}
-	}
-	s->starved_ = false;
-	s->next_starved_ = nullptr;
-}
-
-inline void buf_pool_state::wake_starved() noexcept
-{
-	if (!r_ || r_->closed())
-		return;
-	buf_rx_state *list = std::exchange(starved_, nullptr);
-	while (list) {
-		buf_rx_state *s = list;
-		list = std::exchange(s->next_starved_, nullptr);
-		s->starved_ = false;
-		if (s->armed())
-			continue;
-		try {
-			s->rearm();
-		} catch (...) {
-			// No SQE now (the ring is failing): wait for the next buffer.
-			starve(s);
-		}
-	}
-}
 
 } // namespace detail
 
 // One buffer holding received bytes; goes back to the ring when destroyed.
-class buf_chunk {
+// Move-only; size(), and reset() to give the buffer back now.
+class buf_chunk : public detail::recv_chunk<detail::buf_pool_state, std::uint16_t> {
 public:
 	buf_chunk() = default;
-	buf_chunk(buf_chunk &&o) noexcept
-	    : p_(std::exchange(o.p_, nullptr)), bid_(o.bid_), len_(o.len_)
-	{
-	}
-	buf_chunk &operator=(buf_chunk &&o) noexcept
-	{
-		if (this != &o) {
-			reset();
-			p_ = std::exchange(o.p_, nullptr);
-			bid_ = o.bid_;
-			len_ = o.len_;
-		}
-		return *this;
-	}
-	~buf_chunk() { reset(); }
 
-	std::span<const std::byte> data() const noexcept { return {p_->addr(bid_), len_}; }
-	std::size_t size() const noexcept { return len_; }
+	std::span<const std::byte> data() const noexcept { return {p_->addr(id_), len_}; }
 	// The buffer's id in its group (the CQE's IORING_CQE_BUFFER_SHIFT bits).
-	std::uint16_t buffer_id() const noexcept { return bid_; }
-
-	// Give the buffer back now.
-	void reset() noexcept
-	{
-		if (!p_)
-			return;
-		detail::buf_pool_state *p = std::exchange(p_, nullptr);
-		p->put(bid_);
-		p->unref();
-	}
+	std::uint16_t buffer_id() const noexcept { return id_; }
 
 private:
-	friend class buf_stream;
+	friend class detail::buf_rx_state;
 	buf_chunk(detail::buf_pool_state *p, std::uint16_t bid, std::uint32_t len) noexcept
-	    : p_(p), bid_(bid), len_(len)
+	    : recv_chunk(p, bid, len)
 	{
-		p_->ref();
 	}
-
-	detail::buf_pool_state *p_ = nullptr;
-	std::uint16_t bid_ = 0;
-	std::uint32_t len_ = 0;
 };
 
-// One socket's receive into provided buffers, as a stream of chunks.
-class buf_stream {
+// A chunk for the CQE @e with data: its buffer.
+inline buf_chunk detail::buf_rx_state::chunk_of(const cqe &e) noexcept
+{
+	return buf_chunk(&p_, bid(e), static_cast<std::uint32_t>(e.res));
+}
+
+// One socket's receive into provided buffers, as a stream of buf_chunk,
+// with the members of rx_stream (recv_zc.hpp): next() (co_await gives
+// result<buf_chunk>, with .timeout() and .stop_with()), status(), eof(),
+// bytes(), rearms(), cancel(). There is no byte limit; a ring that runs
+// dry with no buffer held by the application ends the stream with
+// recv_errc::pool_too_small; rearms() counts the restarts after -ENOBUFS,
+// or after the request ended with data.
+class buf_stream : public detail::recv_stream<detail::buf_rx_state, buf_chunk> {
 public:
 	buf_stream(buf_stream &&) noexcept = default;
 	buf_stream &operator=(buf_stream &&) noexcept = default;
 
-	// What next() returns: co_await gives the next chunk; at the end, an
-	// error: errc::end_of_stream after EOF, else what ended the request
-	// (recv_errc::pool_too_small if the ring ran dry with no buffer held
-	// by the application). .timeout() and .stop_with() (operation.hpp) end
-	// the wait with timed_out or operation_canceled; the request goes on,
-	// and what it delivers later is the next call's.
-	class [[nodiscard]] next_op : public detail::next_awaiter<next_op, detail::buf_rx_state> {
-	public:
-		using detail::next_awaiter<next_op, detail::buf_rx_state>::next_awaiter;
-		result<buf_chunk> await_resume() noexcept
-		{
-			if (auto ec = this->wait_error())
-				return ec;
-			detail::buf_rx_state *s = this->s_;
-			if (!s->ready())
-				return errc::end_of_stream;
-			cqe e = s->pop();
-			if ((e.flags & IORING_CQE_F_BUFFER) && e.res > 0)
-				return buf_chunk(&s->pool(),
-				                 static_cast<std::uint16_t>(e.flags >>
-				                                            IORING_CQE_BUFFER_SHIFT),
-				                 static_cast<std::uint32_t>(e.res));
-			if (e.res >= 0) {
-				s->eof_ = true;
-				s->error_ = make_error_code(errc::end_of_stream);
-				return errc::end_of_stream;
-			}
-			s->error_ = e.res == -ENOBUFS ? make_error_code(recv_errc::pool_too_small)
-			                              : detail::recv_error(-e.res);
-			return s->error_;
-		}
-
-	private:
-		friend class detail::next_awaiter<next_op, detail::buf_rx_state>;
-		bool at_end() const noexcept { return this->s_->eof_; }
-		void start() { this->s_->rearm(); }
-	};
-
-	next_op next() noexcept { return next_op(*s_); }
-
-	// Why the stream ended: errc::end_of_stream, or an error.
-	std::error_code status() const noexcept { return s_->error_; }
-	bool eof() const noexcept { return s_->eof_; }
-	std::size_t bytes() const noexcept { return s_->received_; }
-	// Times the request was started again (after -ENOBUFS, or after it
-	// ended with data).
-	std::uint64_t rearms() const noexcept { return s_->arms_ ? s_->arms_ - 1 : 0; }
-
-	// End the request early; next() then returns its final result.
-	void cancel() noexcept { s_->cancel(); }
-
 private:
 	friend class buf_pool;
-	explicit buf_stream(detail::buf_rx_state *s) noexcept : s_(s) {}
-	detail::stream_handle<detail::buf_rx_state> s_;
+	explicit buf_stream(detail::buf_rx_state *s) noexcept : recv_stream(s) {}
 };
 
 // Buffers for receiving, and the ring that offers them to the kernel.

@@ -58,12 +58,11 @@
 #include <system_error>
 #include <thread>
 #include <utility>
-#include <vector>
 
 #include <zcuring/errors.hpp>
 #include <zcuring/features.hpp>
 #include <zcuring/result.hpp>
-#include <zcuring/stream.hpp>
+#include <zcuring/detail/recv_stream.hpp>
 
 namespace zcuring {
 
@@ -109,14 +108,13 @@ struct zcrx_counters {
 };
 
 class zcrx;
+class chunk;
 class rx_stream;
 
 namespace detail {
 
-class rx_state;
-
 // The pool and fill ring, shared by the owner, its streams and chunks.
-class zcrx_state : public ring_node {
+class zcrx_state : public ring_node, public recv_pool {
 public:
 	zcrx_state(ring &r, const zcrx_options &o) : r_(&r)
 	{
@@ -244,24 +242,14 @@ public:
 			zcuring_zcrx_rq_return(&rq_, off, len);
 			zcuring_zcrx_rq_publish(&rq_);
 		}
-		returned_++;
-		held_--;
-		if (!starved_.empty() && ring_open())
-			wake_starved();
+		gave_back(r_);
 	}
-
-	// Data CQEs delivered by the kernel and not yet given back, whether
-	// queued in a stream or alive as chunks.
-	void held_more() noexcept { held_++; }
 
 	// Streams of this pool whose request may still run: each may keep a
 	// partly filled chunk of it.
 	void stream_more() noexcept { streams_++; }
 	void stream_less() noexcept { streams_--; }
 	std::size_t streams() const noexcept { return streams_; }
-	std::uint64_t held() const noexcept { return held_; }
-
-	std::uint64_t returned() const noexcept { return returned_; }
 
 	zcrx_mode mode() const noexcept { return mode_; }
 	std::error_code device_error() const noexcept { return device_error_; }
@@ -310,15 +298,6 @@ public:
 			return errc::unsupported;
 		return scan.c;
 	}
-
-	void starve(rx_state *s) { starved_.push_back(s); }
-	void unstarve(rx_state *s) noexcept
-	{
-		for (auto &p : starved_)
-			if (p == s)
-				p = nullptr;
-	}
-	inline void wake_starved() noexcept;
 
 private:
 	// The lines of the ring's fdinfo, one at a time.
@@ -437,23 +416,19 @@ private:
 	std::size_t rq_len_ = 0;
 	io_uring_zcrx_ifq_reg reg_{};
 	io_uring_zcrx_rq rq_{};
-	std::uint64_t returned_ = 0;
-	std::uint64_t held_ = 0;
 	std::size_t streams_ = 0;
-	std::vector<rx_state *> starved_;
 	zcrx_mode mode_ = zcrx_mode::device_less;
 	std::error_code device_error_;
 };
 
 // The multishot RECV_ZC request of one stream.
-class rx_state final : public multishot {
+class rx_state final : public recv_state {
 public:
 	rx_state(zcrx_state &z, int fd, std::size_t limit)
-	    : multishot(*z.owner_ring()), z_(z), fd_(fd)
+	    : recv_state(*z.owner_ring(), z, ENOMEM), z_(z), fd_(fd), limit_(limit)
 	{
 		z_.ref();
 		z_.stream_more();
-		limit_ = limit;
 	}
 	~rx_state() override
 	{
@@ -462,21 +437,9 @@ public:
 		z_.unref();
 	}
 
-	zcrx_state &pool() const noexcept { return z_; }
-
-	// Bytes still to come before the byte limit (0: no limit).
-	std::size_t limit_ = 0;
-	std::size_t received_ = 0;
-	bool eof_ = false;
-	std::error_code error_;
-	// Requests started: the first and every re-arm.
-	std::uint64_t arms_ = 0;
-
-	void rearm()
-	{
-		arms_++;
-		arm();
-	}
+	// For recv_stream.
+	static bool has_data(const cqe &e) noexcept { return e.res > 0; }
+	inline chunk chunk_of(const cqe &e) noexcept;
 
 protected:
 	void prep(io_uring_sqe *s) override
@@ -498,185 +461,76 @@ protected:
 
 	bool take(const cqe &e) override
 	{
-		if (e.res > 0) {
-			z_.held_more();
-			received_ += static_cast<std::size_t>(e.res);
-			enomem_rearmed_ = false;
-			return true;
-		}
-		if (e.flags & IORING_CQE_F_MORE)
-			return false; // nothing to deliver
-		if (e.res == -ENOSPC) {
+		if (e.res > 0)
+			return took(static_cast<std::size_t>(e.res));
+		if (e.res == -ENOSPC && !(e.flags & IORING_CQE_F_MORE)) {
 			// The CQ was full: everything posted is in; go on.
 			rearm();
 			return false;
 		}
-		if (e.res == -ENOMEM)
-			return !out_of_memory();
-		return true;
+		// -ENOMEM: the pool had no free chunk.
+		return no_data(e);
 	}
 
 private:
-	// The pool had no free chunk when the kernel ended the request. True:
-	// handled (the stream goes on); false: deliver -ENOMEM to the owner.
-	bool out_of_memory()
-	{
-		// Queued data first; next() re-arms once the queue is consumed.
-		if (ready())
-			return true;
-		// Chunks given back since the kernel posted this may be waiting
-		// in the fill ring: try once more straight away, and again
-		// whenever some came back since the last try (a put before
-		// starve() would wake no one).
-		if (!enomem_rearmed_ || z_.returned() != returned_at_rearm_) {
-			enomem_rearmed_ = true;
-			returned_at_rearm_ = z_.returned();
-			rearm();
-			return true;
-		}
-		// Still none: wait until some received memory (queued in another
-		// stream, or a chunk alive) comes back. With none out, the kernel's
-		// partly filled chunks of other streams hold the whole pool: it is
-		// too small for its streams, which only the owner can change.
-		if (z_.held()) {
-			z_.starve(this);
-			return true;
-		}
-		return false;
-	}
-
 	zcrx_state &z_;
 	int fd_;
-	// Re-armed after -ENOMEM with no data since, when the pool had
-	// taken back returned_at_rearm_ fill-ring entries in all.
-	bool enomem_rearmed_ = false;
-	std::uint64_t returned_at_rearm_ = 0;
+	// Bytes to receive before the stream ends (0: no limit).
+	std::size_t limit_;
 };
-
-inline void zcrx_state::wake_starved() noexcept
-{
-	auto list = std::move(starved_);
-	starved_.clear();
-	for (rx_state *s : list) {
-		if (!s || s->armed())
-			continue;
-		try {
-			s->rearm();
-		} catch (...) {
-			starved_.push_back(s);
-		}
-	}
-}
 
 } // namespace detail
 
 // Pool memory holding received bytes; returns itself to the fill ring.
-class chunk {
+// Move-only; size(), and reset() to give the memory back now.
+class chunk : public detail::recv_chunk<detail::zcrx_state, std::uint64_t> {
 public:
 	chunk() = default;
-	chunk(chunk &&o) noexcept : z_(std::exchange(o.z_, nullptr)), off_(o.off_), len_(o.len_) {}
-	chunk &operator=(chunk &&o) noexcept
-	{
-		if (this != &o) {
-			reset();
-			z_ = std::exchange(o.z_, nullptr);
-			off_ = o.off_;
-			len_ = o.len_;
-		}
-		return *this;
-	}
-	~chunk() { reset(); }
 
-	std::span<const std::byte> data() const noexcept { return {z_->at(off_), len_}; }
-	std::size_t size() const noexcept { return len_; }
+	std::span<const std::byte> data() const noexcept { return {p_->at(id_), len_}; }
 	// Where the bytes lie in the pool (zcrx::pool()): for sending them
 	// on from a registered buffer.
-	std::size_t pool_offset() const noexcept { return off_ & ~IORING_ZCRX_AREA_MASK; }
-
-	// Give the memory back now.
-	void reset() noexcept
-	{
-		if (!z_)
-			return;
-		detail::zcrx_state *z = std::exchange(z_, nullptr);
-		z->put(off_, len_);
-		z->unref();
-	}
+	std::size_t pool_offset() const noexcept { return id_ & ~IORING_ZCRX_AREA_MASK; }
 
 private:
-	friend class rx_stream;
+	friend class detail::rx_state;
 	chunk(detail::zcrx_state *z, std::uint64_t off, std::uint32_t len) noexcept
-	    : z_(z), off_(off), len_(len)
+	    : recv_chunk(z, off, len)
 	{
-		z_->ref();
 	}
-
-	detail::zcrx_state *z_ = nullptr;
-	std::uint64_t off_ = 0;
-	std::uint32_t len_ = 0;
 };
 
-// One socket's zero-copy receive, as a stream of chunks.
-class rx_stream {
+// A chunk of pool memory for the CQE @e with data.
+inline chunk detail::rx_state::chunk_of(const cqe &e) noexcept
+{
+	if (limit_ && received_ >= limit_)
+		eof_ = true;
+	return chunk(&z_, e.big[0], static_cast<std::uint32_t>(e.res));
+}
+
+// One socket's zero-copy receive, as a stream of chunks:
+//   next_op next()           co_await gives result<chunk>; at the end, an
+//                            error: errc::end_of_stream after EOF (or the
+//                            byte limit), else what ended the request.
+//                            .timeout() and .stop_with() (operation.hpp)
+//                            end the wait with timed_out or
+//                            operation_canceled; the request goes on, and
+//                            what it delivers later is the next call's.
+//   std::error_code status() why the stream ended: errc::end_of_stream,
+//                            or an error
+//   bool eof(), std::size_t bytes()
+//   std::uint64_t rearms()   times the request was started again (after
+//                            -ENOSPC or -ENOMEM)
+//   void cancel()            end the request early; next() then returns
+//                            its final result
+class rx_stream : public detail::recv_stream<detail::rx_state, chunk> {
 public:
 	rx_stream(rx_stream &&) noexcept = default;
 	rx_stream &operator=(rx_stream &&) noexcept = default;
 
-	// What next() returns: co_await gives the next chunk; at the end, an
-	// error: errc::end_of_stream after EOF (or the byte limit), else what
-	// ended the request. .timeout() and .stop_with() (operation.hpp) end
-	// the wait with timed_out or operation_canceled; the request goes on,
-	// and what it delivers later is the next call's.
-	class [[nodiscard]] next_op : public detail::next_awaiter<next_op, detail::rx_state> {
-	public:
-		using detail::next_awaiter<next_op, detail::rx_state>::next_awaiter;
-		result<chunk> await_resume() noexcept
-		{
-			if (auto ec = this->wait_error())
-				return ec;
-			detail::rx_state *s = this->s_;
-			if (!s->ready())
-				return errc::end_of_stream;
-			cqe e = s->pop();
-			if (e.res > 0) {
-				if (s->limit_ && s->received_ >= s->limit_)
-					s->eof_ = true;
-				chunk c(&s->pool(), e.big[0],
-				        static_cast<std::uint32_t>(e.res));
-				return c;
-			}
-			if (e.res == 0) {
-				s->eof_ = true;
-				s->error_ = make_error_code(errc::end_of_stream);
-				return errc::end_of_stream;
-			}
-			s->error_ = e.res == -ENOMEM
-			                    ? make_error_code(recv_errc::pool_too_small)
-			                    : detail::recv_error(-e.res);
-			return s->error_;
-		}
-	private:
-		friend class detail::next_awaiter<next_op, detail::rx_state>;
-		bool at_end() const noexcept { return this->s_->eof_; }
-		void start() { this->s_->rearm(); }
-	};
-
-	next_op next() noexcept { return next_op(*s_); }
-
-	// Why the stream ended: errc::end_of_stream, or an error.
-	std::error_code status() const noexcept { return s_->error_; }
-	bool eof() const noexcept { return s_->eof_; }
-	std::size_t bytes() const noexcept { return s_->received_; }
-	// Times the request was started again (after -ENOSPC or -ENOMEM).
-	std::uint64_t rearms() const noexcept { return s_->arms_ ? s_->arms_ - 1 : 0; }
-
-	// End the request early; next() then returns its final result.
-	void cancel() noexcept { s_->cancel(); }
-
 private:
 	friend class zcrx;
-	explicit rx_stream(detail::rx_state *s) noexcept : s_(s) {}
-	detail::stream_handle<detail::rx_state> s_;
+	explicit rx_stream(detail::rx_state *s) noexcept : recv_stream(s) {}
 };
 
 // A zero-copy receive instance: its pool and fill ring.
