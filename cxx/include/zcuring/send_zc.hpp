@@ -149,37 +149,90 @@ struct zc_slot_waiter {
 // closed by the flush flag of a send or by IORING_OP_SEND_ZC_FLUSH
 // (close, the only place that ends a generation here; flush), a release
 // waits for its generation (wait), and the notification completes it
-// (on_notification). Generation numbers are the kernel's: they advance by
-// one for each closed generation that held sends, modulo 2^31.
+// (on_notification).
 //
-// CQEs of the slot carry tag 3 and the slot's index above it (its
-// registered tag); a flush's CQE also carries, from bit 32, the
-// generation it was issued to close.
+// Two numberings. Releases and waiters hold *user* numbers, which advance
+// by one at every close made here. Notifications carry the *kernel's*
+// numbers, which advance only when the kernel really closed a generation
+// that held sends. They differ after a send the kernel refused when it
+// prepared it (-EINVAL, -EFAULT, -ENOMEM...): it joined nothing, so its
+// flush flag closed nothing there (a "phantom" close), and neither does a
+// flush of a generation whose only sends were refused (-ENODATA). Every
+// kernel close is a close here, so each user generation's sends lie in
+// one kernel generation, and kernel = user - d with a d that only grows.
+//
+// d is known at anchors: the CQE of a flush says which kernel generation
+// it closed, so a flush issued to close user generation u that answers k
+// pins u to k. Between two anchors (u0,k0) and (u1,k1) there are
+// p = (u1-u0) - (k1-k0) phantom closes; with p = 0 the mapping is exact,
+// else user generation u0+j lies in one of the kernel generations
+// k0+1+max(0,j-1-p) .. k0+1+min(j-1,k1-k0-1), and its release waits for
+// all of them (late, never early; all are closed at the anchor). After
+// the last anchor the mapping is exact, kernel = user - d_.
+//
+// A CQE that may tell of a refusal (an ambiguous error of a slot send,
+// -ENODATA from a flush; the kernel posts it when it refuses, before any
+// later generation can complete) makes the slot resynchronise: a marker
+// send (fd -1, no data: it joins, then fails with -EBADF at issue) and a
+// flush right after it, which therefore always closes a generation and
+// answers its number: a new anchor. Until that CQE comes, the generations
+// after the previous anchor wait. This costs two SQEs and three CQEs (the
+// marker generation's notification too) per error; the error-free path
+// is the one of before plus one compare, and allocates nothing.
+//
+// CQEs of the slot carry tag 3. Notifications: the slot's registered tag
+// (its index above the tag bits) and F_NOTIF. The slot's own SQEs (flush,
+// marker): bit 63, the index, bit 31 for the marker, and from bit 32 the
+// user generation they close. Slot sends: the zc_send_op, bit 63 clear.
 class zc_slot_state {
 public:
 	static constexpr unsigned tag = 3;
+	static constexpr std::uint64_t ud_own = std::uint64_t(1) << 63;
+	static constexpr std::uint64_t ud_marker = std::uint64_t(1) << 31;
 
-	// (Re)start numbering at @first for a registration of the slots.
+	// (Re)start numbering at @first for a registration of the slots. The
+	// kernel numbers from @first too; @first is past every user number
+	// used before, so past every kernel number as well.
 	void start(ring &r, std::uint16_t index, std::uint32_t first, unsigned flush_every)
 	{
 		r_ = &r;
 		index_ = index;
 		flush_every_ = flush_every ? flush_every : 1;
+		registered_ = true;
 		in_open_ = 0;
-		if (done_base_ == open_) {
+		std::uint32_t e = (first - 1) & gen_mask;
+		anchor ep{e, e, true, false, false, 0};
+		if (anchors_.empty() || quiet()) {
 			// nothing outstanding: jump
 			std::fill(done_bits_.begin(), done_bits_.end(), 0);
-			done_base_ = open_ = first;
-			return;
-		}
-		// Generations of the last registration may still be outstanding;
-		// the numbers skipped up to @first are done (never used).
-		for (; open_ != first; open_ = (open_ + 1) & gen_mask)
-			mark_done(open_);
+			anchors_.clear();
+			done_base_ = first;
+		} else if (!anchors_.back().pending && !anchors_.back().failed) {
+			// The kernel numbers after the last anchor were never
+			// used (stop resynchronised, or nothing joined since it).
+			mark_range((anchors_.back().k + 1) & gen_mask, first);
+		} // else: marked when that last resynchronisation answers
+		anchors_.push_back(ep);
+		open_ = first;
+		d_ = 0;
 	}
 
-	// Unregistering closed the open generation in the kernel.
-	void stop() noexcept { close(); }
+	// Before the slots are unregistered: if anything joined since the
+	// last anchor, resynchronise, so that the CQEs of this registration
+	// still to come (a refusal among them) find everything anchored.
+	void retire()
+	{
+		const anchor &b = anchors_.back();
+		if (in_open_ || b.pending || open_ != ((b.u + 1) & gen_mask))
+			resync();
+	}
+
+	// Unregistered: the kernel closed its open generation.
+	void stop() noexcept
+	{
+		registered_ = false;
+		close();
+	}
 
 	std::uint64_t tag_of() const noexcept { return (std::uint64_t(index_) << tag_bits) | tag; }
 
@@ -206,19 +259,13 @@ public:
 		if (!in_open_)
 			return false;
 		io_uring_sqe *sqe = r_->get_sqe();
-		zcuring_prep_send_zc_flush(sqe, index_, 1);
-		io_uring_sqe_set_data64(sqe, (std::uint64_t(open_) << 32) | tag_of());
+		prep_flush(sqe);
 		close();
 		return true;
 	}
 
 	// Nothing can still use the pages of generation @g's sends.
-	bool released(std::uint32_t g) const noexcept
-	{
-		// An open generation with no sends is one whose sends the kernel
-		// refused (see on_flush): none of them joined.
-		return done(g) || (g == open_ && !in_open_);
-	}
+	bool released(std::uint32_t g) const noexcept { return state(g) != 0; }
 
 	// Wait for generation @g, closing it first if it is still open.
 	void wait(zc_slot_waiter &w, std::uint32_t g, std::coroutine_handle<> h)
@@ -229,45 +276,92 @@ public:
 		waiters_ = &w;
 	}
 
-	// Generation @g's notification.
-	void on_notification(std::uint32_t g, bool copied)
+	// Kernel generation @k's notification.
+	void on_notification(std::uint32_t k, bool copied)
 	{
 		notifications_++;
 		if (copied)
 			copied_++;
-		mark_done(g);
-		wake_done(0);
+		mark_done(k);
+		if (anchors_.size() > 1)
+			prune();
+		wake_settled();
 	}
 
-	// The CQE of the flush issued to close generation @g.
-	void on_flush(std::uint32_t g, int res)
+	// The CQE of a slot send of user generation @g, before the send sees
+	// it. These errors can come from the checks made before a send joins
+	// (io_init_req and the prep; the CQE alone does not tell whether the
+	// send failed there or later, when it had joined).
+	void on_send_result(std::uint32_t g, int res)
 	{
-		if (res >= 0)
-			return; // the notification comes (or came) as for any generation
-		if (res == -ENODATA && open_ == ((g + 1) & gen_mask) && !in_open_) {
-			// The kernel had no sends in @g: those counted were refused
-			// when prepared (they never join). Nothing joined since, so
-			// the kernel's open generation is still @g: number it so
-			// again, and let @g's waiters go.
-			open_ = g;
-			wake_gen(g, 0);
+		if (res == -EINVAL || res == -EFAULT || res == -ENOMEM || res == -EOPNOTSUPP ||
+		    res == -EACCES || res == -EPERM)
+			doubt(g);
+	}
+
+	// The CQE of a flush (or @marker) the slot issued to close user
+	// generation @g.
+	void on_flush(std::uint32_t g, int res, bool marker = false)
+	{
+		if (marker)
+			return; // -EBADF after joining; the flush after it tells
+		if (res >= 0) {
+			if (!anchors_.back().pending && after(g, anchors_.back().u) &&
+			    static_cast<std::uint32_t>(res) == ((g - d_) & gen_mask))
+				return; // as numbered; the notification comes
+			set_anchor(g, static_cast<std::uint32_t>(res));
+			wake_settled();
 			return;
 		}
-		// -ENODATA with sends counted since (they are in the kernel's
-		// @g; numbering stays one ahead), or a failed flush: nothing will
-		// complete @g, so end it here; a failure reaches the waiters.
-		mark_done(g);
-		wake_done(res == -ENODATA ? 0 : res);
+		std::size_t i = find(g);
+		bool mine = i < anchors_.size() && anchors_[i].u == g && anchors_[i].pending;
+		auto at = anchors_.begin() + static_cast<std::ptrdiff_t>(i);
+		if (res == -ENODATA) {
+			// Some sends counted here were refused (if this was a
+			// resynchronisation of ours, its marker too): ask again.
+			if (mine)
+				at = anchors_.erase(at);
+			if (doubt(g)) {
+				wake_settled();
+				return;
+			}
+			// Unregistered: nobody can tell any more.
+			if (mine)
+				anchors_.insert(at, anchor{g, 0, false, false, true, res});
+		} else if (mine) {
+			at->pending = false;
+			at->failed = true;
+			at->err = res;
+		}
+		// Nothing will complete these generations: the failure reaches
+		// their waiters.
+		wake([&](std::uint32_t u) { return u == g ? res : state(u); });
 	}
 
 	std::uint32_t open_generation() const noexcept { return open_; }
 	std::uint64_t notifications() const noexcept { return notifications_; }
 	std::uint64_t copied() const noexcept { return copied_; }
+	// Anchors kept (1 on the error-free path); for tests.
+	std::size_t anchors() const noexcept { return anchors_.size(); }
 
 private:
+	// User generation u's close was the kernel's close of generation k
+	// (epoch: the start of a registration, numbering from k + 1).
+	struct anchor {
+		std::uint32_t u, k;
+		bool epoch, pending, failed;
+		int err;
+	};
+
 	static std::uint32_t dist(std::uint32_t a, std::uint32_t b) noexcept
 	{
 		return (a - b) & gen_mask;
+	}
+	// a comes after b (within half the number space)
+	static bool after(std::uint32_t a, std::uint32_t b) noexcept
+	{
+		std::uint32_t d = dist(a, b);
+		return d && d < gen_mask / 2;
 	}
 
 	void close() noexcept
@@ -276,6 +370,120 @@ private:
 			return;
 		in_open_ = 0;
 		open_ = (open_ + 1) & gen_mask;
+	}
+
+	void prep_flush(io_uring_sqe *sqe) noexcept
+	{
+		zcuring_prep_send_zc_flush(sqe, index_, 1);
+		io_uring_sqe_set_data64(sqe, ud_own | (std::uint64_t(open_) << 32) | tag_of());
+	}
+
+	// A CQE of user generation @g may tell of a refusal: ask the kernel
+	// where it is, unless an anchor at or after @g answers already. False
+	// if it cannot (unregistered).
+	bool doubt(std::uint32_t g)
+	{
+		if (!after(g, anchors_.back().u))
+			return true;
+		if (!registered_)
+			return false;
+		resync();
+		return true;
+	}
+
+	// The marker joins the open generation, the flush closes it: the
+	// flush's CQE is the anchor of user generation open_. SQEs are taken
+	// before anything changes; anchors_ may grow (error path only).
+	void resync()
+	{
+		io_uring_sqe *m = r_->get_sqes(2);
+		io_uring_sqe *f = io_uring_get_sqe(r_->native());
+		anchors_.reserve(anchors_.size() + 1);
+		io_uring_prep_send_zc(m, -1, nullptr, 0, MSG_NOSIGNAL, 0);
+		zcuring_sqe_set_zc_slot(m, index_, 0);
+		io_uring_sqe_set_data64(m, ud_own | ud_marker | (std::uint64_t(open_) << 32) |
+		                                   tag_of());
+		in_open_++;
+		prep_flush(f);
+		anchors_.push_back({open_, 0, false, true, false, 0});
+		close();
+	}
+
+	// The first anchor at or after user generation @u (size() if none).
+	std::size_t find(std::uint32_t u) const noexcept
+	{
+		std::size_t i = anchors_.size();
+		while (i > 0 && !after(u, anchors_[i - 1].u))
+			i--;
+		return i;
+	}
+
+	void set_anchor(std::uint32_t u, std::uint32_t k)
+	{
+		std::size_t i = find(u);
+		if (i == anchors_.size() || anchors_[i].u != u)
+			anchors_.insert(anchors_.begin() + static_cast<std::ptrdiff_t>(i),
+			                anchor{u, k, false, false, false, 0});
+		anchor &a = anchors_[i];
+		a.k = k;
+		a.pending = a.failed = false;
+		if (i + 1 < anchors_.size() && anchors_[i + 1].epoch)
+			mark_range((k + 1) & gen_mask, (anchors_[i + 1].k + 1) & gen_mask);
+		if (i + 1 == anchors_.size())
+			d_ = (u - k) & gen_mask;
+		prune();
+	}
+
+	// Drop anchors nothing needs: every user generation up to the
+	// second one is done once every kernel generation up to its k is.
+	void prune()
+	{
+		std::size_t n = 0;
+		while (n + 1 < anchors_.size() && !anchors_[n].pending && !anchors_[n].failed &&
+		       !anchors_[n + 1].pending && !anchors_[n + 1].failed &&
+		       after(done_base_, anchors_[n + 1].k))
+			n++;
+		if (n)
+			anchors_.erase(anchors_.begin(), anchors_.begin() + static_cast<std::ptrdiff_t>(n));
+	}
+
+	bool quiet() const noexcept
+	{
+		for (auto &a : anchors_)
+			if (a.pending || a.failed)
+				return false;
+		const anchor &b = anchors_.back();
+		return open_ == ((b.u + 1) & gen_mask) && !in_open_ &&
+		       done_base_ == ((b.k + 1) & gen_mask);
+	}
+
+	// User generation @u: 1 done, 0 not yet, < 0 failed (-errno).
+	int state(std::uint32_t u) const noexcept
+	{
+		const anchor &b = anchors_.back();
+		if (after(u, b.u)) // the error-free path
+			return b.pending ? 0 : done((u - d_) & gen_mask);
+		std::size_t i = find(u);
+		if (i == 0)
+			return 1; // before every anchor: pruned, done
+		const anchor &lo = anchors_[i - 1], &hi = anchors_[i];
+		if (hi.failed || lo.failed)
+			return hi.failed ? hi.err : lo.err;
+		if (hi.pending || lo.pending)
+			return 0;
+		if (hi.epoch)
+			return 1; // numbers between registrations: never used
+		std::uint32_t n = dist(hi.u, lo.u), m = dist(hi.k, lo.k), j = dist(u, lo.u);
+		std::uint32_t first = 0, last = m - 1; // offsets from lo.k + 1
+		if (m && m <= n) {
+			std::uint32_t p = n - m;
+			first = j - 1 > p ? j - 1 - p : 0;
+			last = std::min(j - 1, m - 1);
+		} // else: inconsistent, so every kernel generation in between
+		for (std::uint32_t x = first; x <= last && x < m; x++)
+			if (!done((lo.k + 1 + x) & gen_mask))
+				return 0;
+		return 1;
 	}
 
 	bool done(std::uint32_t g) const noexcept
@@ -308,6 +516,25 @@ private:
 		}
 	}
 
+	// Kernel numbers [@a, @b) that no generation used.
+	void mark_range(std::uint32_t a, std::uint32_t b)
+	{
+		if (!after(b, a))
+			return;
+		if (a == done_base_) {
+			// the usual case: nothing done past done_base
+			bool clear = true;
+			for (auto w : done_bits_)
+				clear = clear && !w;
+			if (clear) {
+				done_base_ = b;
+				return;
+			}
+		}
+		for (; a != b; a = (a + 1) & gen_mask)
+			mark_done(a);
+	}
+
 	// Double the window, keeping each generation at g % size.
 	void grow()
 	{
@@ -321,18 +548,20 @@ private:
 		done_bits_ = std::move(nb);
 	}
 
-	// Unlink the waiters to wake before resuming any of them: a resumed
-	// coroutine may add waiters of its own.
-	template <class Pred>
-	void wake(Pred pred, int err)
+	// Resume the waiters for which @st (a state()) is no longer 0.
+	// Unlink them all before resuming any: a resumed coroutine may add
+	// waiters of its own.
+	template <class St>
+	void wake(St st)
 	{
 		zc_slot_waiter *ready = nullptr, **pp = &waiters_;
 		while (*pp) {
 			zc_slot_waiter *w = *pp;
-			if (pred(w->gen)) {
+			int s = st(w->gen);
+			if (s) {
 				*pp = w->next;
 				w->next = ready;
-				w->err = err;
+				w->err = s < 0 ? s : 0;
 				ready = w;
 			} else {
 				pp = &w->next;
@@ -344,26 +573,29 @@ private:
 			w->h.resume();
 		}
 	}
-	void wake_done(int err)
+	void wake_settled()
 	{
-		wake([this](std::uint32_t g) { return done(g); }, err);
-	}
-	void wake_gen(std::uint32_t gen, int err)
-	{
-		wake([gen](std::uint32_t g) { return g == gen; }, err);
+		wake([this](std::uint32_t u) { return state(u); });
 	}
 
 	ring *r_ = nullptr;
 	std::uint16_t index_ = 0;
+	bool registered_ = false;
 	unsigned flush_every_ = 32;
-	std::uint32_t open_ = 0;      // the generation sends join now
+	std::uint32_t open_ = 0;      // the user generation sends join now
 	unsigned in_open_ = 0;        // sends counted in it
-	std::uint32_t done_base_ = 0; // every generation before it is done
+	std::uint32_t d_ = 0;         // user - kernel after the last anchor
+	std::vector<anchor> anchors_; // by u; the last one is the newest
+	std::uint32_t done_base_ = 0; // every kernel generation before it is done
 	std::vector<std::uint64_t> done_bits_ = std::vector<std::uint64_t>(1);
 	std::uint64_t notifications_ = 0; // generations completed
 	std::uint64_t copied_ = 0;        // of which some data was copied
 	zc_slot_waiter *waiters_ = nullptr;
 };
+
+struct zc_slot_table;
+// A slot send's own CQE (its user_data: the zc_send_op, tag 3).
+inline void zc_slot_send_cqe(zc_slot_table &t, const cqe &c);
 
 // The ring's slots (tag 3). Lives as long as the ring, so late
 // notifications and flush CQEs are safe.
@@ -376,7 +608,11 @@ struct zc_slot_table final : extension {
 
 	void on_cqe(const cqe &c) override
 	{
-		auto i = static_cast<std::size_t>((c.user_data >> tag_bits) & 0x1fffffff);
+		if (!(c.flags & IORING_CQE_F_NOTIF) && !(c.user_data & zc_slot_state::ud_own)) {
+			zc_slot_send_cqe(*this, c);
+			return;
+		}
+		auto i = static_cast<std::size_t>((c.user_data >> tag_bits) & 0xfffffff);
 		if (i >= slots_.size())
 			return;
 		auto res = static_cast<std::uint32_t>(c.res);
@@ -384,7 +620,7 @@ struct zc_slot_table final : extension {
 			slots_[i].on_notification(res & gen_mask, res & notif_usage_zc_copied);
 		else
 			slots_[i].on_flush(static_cast<std::uint32_t>(c.user_data >> 32) & gen_mask,
-			                   c.res);
+			                   c.res, c.user_data & zc_slot_state::ud_marker);
 	}
 
 	std::vector<zc_slot_state> slots_;
@@ -550,15 +786,26 @@ public:
 	zc_slots &operator=(const zc_slots &) = delete;
 	// Unregistering closes every open generation; their notifications
 	// still come, and the ring's slot table takes them. Sends and flushes
-	// still queued are submitted first, to the slots they were made for.
+	// still queued are submitted first, to the slots they were made for,
+	// and each slot used since its last anchor is resynchronised (a
+	// marker send and a flush, zc_slot_state), so that a refusal whose
+	// CQE is still to come cannot leave a release waiting.
 	~zc_slots()
 	{
 		if (r_.closed())
 			return;
+		auto &t = *r_.find_extension<detail::zc_slot_table>();
+		for (unsigned i = 0; i < t.nr_; i++) {
+			try {
+				t.slots_[i].retire();
+			} catch (...) {
+				// no SQE to be had (io_uring_enter failed): the
+				// generations of this slot may wait for nothing
+			}
+		}
 		if (io_uring_sq_ready(r_.native()))
 			io_uring_submit(r_.native());
 		zcuring_zc_slots_unregister(r_.native());
-		auto &t = *r_.find_extension<detail::zc_slot_table>();
 		for (unsigned i = 0; i < t.nr_; i++)
 			t.slots_[i].stop();
 		t.nr_ = 0;
@@ -667,7 +914,8 @@ public:
 			auto j = r.find_extension<detail::zc_slot_table>()->slots_[slot_->index].join();
 			gen_ = j.gen;
 			zcuring_sqe_set_zc_slot(s, static_cast<std::uint16_t>(slot_->index), j.flush);
-			send_ud_ = detail::encode(this, detail::tag_main);
+			// through the slot table, which sees a refusal first
+			send_ud_ = detail::encode(this, detail::zc_slot_table::tag);
 		} else {
 			send_ud_ = detail::zc_notif_table::user_data(idx_);
 		}
@@ -685,6 +933,8 @@ public:
 	}
 
 private:
+	friend void detail::zc_slot_send_cqe(detail::zc_slot_table &, const cqe &);
+
 	int fd_;
 	bool fixed_;
 	std::span<const std::byte> buf_;
@@ -695,6 +945,17 @@ private:
 	std::uint64_t send_ud_ = 0;
 	bool started_ = false;
 };
+
+namespace detail {
+inline void zc_slot_send_cqe(zc_slot_table &t, const cqe &c)
+{
+	auto *comp = reinterpret_cast<completion *>(static_cast<std::uintptr_t>(c.user_data & ~tag_mask));
+	auto *op = static_cast<zc_send_op *>(comp);
+	if (c.res < 0)
+		t.slots_[op->slot_->index].on_send_result(op->gen_, c.res);
+	comp->on_cqe(comp, c, tag_main);
+}
+} // namespace detail
 
 // A zero-copy send with its own notification.
 template <file_ref F>
