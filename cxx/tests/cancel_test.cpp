@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <stop_token>
+#include <vector>
 
 #include "support.hpp"
+#include <zcuring/compose.hpp>
 #include <zcuring/net.hpp>
 #include <zcuring/ops.hpp>
 
@@ -142,4 +144,103 @@ TEST_CASE("a stopped operation resumes only after its cancel's CQE", "[cancel]")
 		// the sleep's, the recv's, its linked timeout's, the cancel's
 		REQUIRE(r.stats().cqes - before == 4);
 	}());
+}
+
+namespace {
+
+// A read of a pipe nobody writes to, until @st stops it.
+task<void> read_until_stopped(ring &r, int fd, std::stop_token st, int &canceled)
+{
+	std::byte b[1];
+	auto n = co_await async_read(r, fd, b, 0).stop_with(std::move(st));
+	REQUIRE(n.error() == std::errc::operation_canceled);
+	canceled++;
+}
+
+} // namespace
+
+// The ring watches a token once for all its awaitables (detail/stop_hub.hpp),
+// with room for stop_hub::entries tokens; one more token makes the
+// awaitable watch it itself. Every path must still cancel exactly the
+// awaitables of the token stopped.
+TEST_CASE("stop_with: many awaitables of one token and more tokens than the ring's table",
+          "[cancel][stop_hub]")
+{
+	constexpr int tokens = detail::stop_hub::entries + 4, per_token = 3;
+	ring r;
+	auto p = zctest::make_pipe();
+	std::vector<std::stop_source> src(tokens);
+	int canceled = 0;
+	r.run([&]() -> task<void> {
+		task_scope scope(r);
+		for (int i = 0; i < tokens; i++)
+			for (int j = 0; j < per_token; j++)
+				scope.spawn(read_until_stopped(r, p.rd.get(), src[i].get_token(), canceled));
+		(void)co_await async_nop(r); // every read is in the kernel now
+		(void)co_await async_nop(r);
+		// Stop them one token at a time, the last ones (outside the table)
+		// first: only that token's reads end.
+		for (int i = tokens - 1; i >= 0; i--) {
+			src[i].request_stop();
+			for (int k = 0; k < 500 && canceled < (tokens - i) * per_token; k++)
+				(void)co_await async_sleep(r, 2ms);
+			REQUIRE(canceled == (tokens - i) * per_token);
+		}
+		co_await scope.join();
+	}());
+	REQUIRE(canceled == tokens * per_token);
+
+	// The table's entries are free again (their lists empty): new tokens
+	// reuse them, and a stop still reaches the new awaitables.
+	std::stop_source again;
+	r.run([&]() -> task<void> {
+		task_scope scope(r);
+		for (int j = 0; j < per_token; j++)
+			scope.spawn(read_until_stopped(r, p.rd.get(), again.get_token(), canceled));
+		(void)co_await async_nop(r);
+		again.request_stop();
+		co_await scope.join();
+	}());
+	REQUIRE(canceled == (tokens + 1) * per_token);
+}
+
+TEST_CASE("stop_with: a token stopped while its entry has awaitables, then watched again",
+          "[cancel][stop_hub]")
+{
+	ring r;
+	auto p = zctest::make_pipe();
+	std::stop_source s;
+	int canceled = 0;
+	r.run([&]() -> task<void> {
+		// The token's entry saw its stop; a new watch of it (here an
+		// event wait, accept next()) must end at once, not wait for a
+		// callback that has run already.
+		task_scope scope(r);
+		scope.spawn(read_until_stopped(r, p.rd.get(), s.get_token(), canceled));
+		(void)co_await async_nop(r);
+		s.request_stop();
+		co_await scope.join();
+		REQUIRE(canceled == 1);
+		unique_fd lfd = tcp_listen(endpoint("127.0.0.1", 0), 4);
+		accept_stream conns(r, lfd.get());
+		auto c = co_await conns.next().stop_with(s.get_token()).timeout(10s);
+		REQUIRE(c.error() == std::errc::operation_canceled);
+	}());
+}
+
+TEST_CASE("stop_with: a ring destroyed with awaitables in its stop table", "[cancel][stop_hub]")
+{
+	auto p = zctest::make_pipe();
+	std::stop_source s;
+	int canceled = 0;
+	{
+		ring r;
+		// Detached: the ring destroys the frames (and their watches) as
+		// it goes; the token outlives the ring and is stopped after.
+		r.spawn(read_until_stopped(r, p.rd.get(), s.get_token(), canceled)).detach();
+		r.spawn(read_until_stopped(r, p.rd.get(), s.get_token(), canceled)).detach();
+		r.run([&]() -> task<void> { (void)co_await async_nop(r); }());
+	}
+	s.request_stop(); // nothing of the ring is left to call
+	REQUIRE(canceled == 0);
 }

@@ -52,19 +52,19 @@ public:
 	op_control &operator=(op_control &&) = delete;
 
 protected:
-	explicit op_control(ring &r) noexcept : completion(&op_control::on_cqe_), ring_(&r)
-	{
-		init_deferred();
-	}
+	explicit op_control(ring &r) noexcept : completion(&op_control::on_cqe_), ring_(&r) {}
 	// Movable until it starts (compilers may move an awaitable into the
 	// coroutine frame); never after, as the kernel then points at it.
 	op_control(op_control &&o) noexcept
 	    : completion(&op_control::on_cqe_), ring_(o.ring_), stop_(std::move(o.stop_)),
 	      ts_(o.ts_), has_timeout_(o.has_timeout_)
 	{
-		init_deferred();
 	}
-	~op_control() = default;
+	~op_control()
+	{
+		if (link_.linked())
+			link_.unlink();
+	}
 
 	void set_stop(std::stop_token st) noexcept { stop_ = std::move(st); }
 	void set_timeout(std::chrono::nanoseconds d) noexcept
@@ -165,7 +165,12 @@ protected:
 	// --- both --------------------------------------------------------
 
 	// In await_resume: no stop callback may run any more.
-	void settle() noexcept { on_stop_.reset(); }
+	void settle() noexcept
+	{
+		if (link_.linked())
+			link_.unlink();
+		on_stop_.reset();
+	}
 
 	ring &owner() const noexcept { return *ring_; }
 
@@ -191,7 +196,15 @@ private:
 	void watch_stop() noexcept
 	{
 		// May run on_stop() at once, if a stop was requested meanwhile.
-		if (stop_.stop_possible())
+		// The ring's table of tokens first (one callback per token);
+		// a callback of our own if it has no room.
+		if (!stop_.stop_possible())
+			return;
+		link_.owner = this;
+		link_.on_stop = [](detail::stop_link *l) noexcept {
+			static_cast<op_control *>(l->owner)->on_stop();
+		};
+		if (!ring_->stops().watch(stop_, link_))
 			on_stop_.emplace(stop_, canceller{this});
 	}
 
@@ -224,10 +237,12 @@ private:
 		aux_wanted_ = true;
 		pending_++;
 		io_uring_sqe *s = target_live_ ? ring_->try_get_sqe() : nullptr;
-		if (s)
+		if (s) {
 			issue_cancel(s);
-		else
+		} else {
+			init_deferred(); // here, not per operation: it is rare
 			ring_->defer(deferred_);
+		}
 	}
 
 	void issue_cancel(io_uring_sqe *s) noexcept
@@ -275,6 +290,7 @@ private:
 
 	std::stop_token stop_;
 	std::optional<std::stop_callback<canceller>> on_stop_;
+	stop_link link_; // in the ring's stop_hub while it waits
 	deferred deferred_;
 	std::uint64_t target_ = 0; // the request a cancel names
 	__kernel_timespec ts_{};

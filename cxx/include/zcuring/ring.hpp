@@ -53,12 +53,14 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <new>
 #include <optional>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 
 #include <zcuring/detail/fifo.hpp>
+#include <zcuring/detail/stop_hub.hpp>
 #include <zcuring/result.hpp>
 #include <zcuring/task.hpp>
 
@@ -276,11 +278,15 @@ public:
 		detail::teardown_depth++;
 		nodes_.destroy_all();
 		detail::teardown_depth--;
+		stops_.detach_all();
 	}
 
 	// True once the destructor has closed the io_uring: destructors that
 	// would cancel a request skip it then.
 	bool closed() const noexcept { return closed_; }
+
+	// The stop tokens its awaitables watch (detail/stop_hub.hpp).
+	detail::stop_hub &stops() noexcept { return stops_; }
 
 	// Keep @n until it unlinks itself (node_list::unlink) or the ring goes.
 	void adopt(detail::ring_node *n) noexcept { nodes_.link(n); }
@@ -303,9 +309,15 @@ public:
 	// submit): the caller takes the other n-1 with io_uring_get_sqe().
 	io_uring_sqe *get_sqes(unsigned n)
 	{
-		while (io_uring_sq_space_left(&ring_) < n)
-			flush_sq();
-		io_uring_sqe *s = io_uring_get_sqe(&ring_);
+		io_uring_sqe *s;
+		if (n == 1) { // get_sqe() checks for room itself
+			while (!(s = io_uring_get_sqe(&ring_)))
+				flush_sq();
+		} else {
+			while (io_uring_sq_space_left(&ring_) < n)
+				flush_sq();
+			s = io_uring_get_sqe(&ring_);
+		}
 		io_uring_sqe_set_data64(s, 0);
 		return s;
 	}
@@ -385,7 +397,7 @@ public:
 			if (run_deferred())
 				ran = true;
 			enter(!ran && ready_.empty());
-			reap();
+			reap_and_dispatch();
 		}
 		while (!pending_.empty())
 			dispatch(pending_.pop());
@@ -542,6 +554,53 @@ private:
 		}
 	}
 
+	// The loop's reap: copy a batch of CQEs out, advance the CQ, then
+	// dispatch the copies, with no queue between CQ and completion. A
+	// completion may take SQEs, and a full SQ then reaps into pending_
+	// (reap() above): those CQEs come after this batch's, so a batch that
+	// left some in pending_ ends the turn's reaping, and step() dispatches
+	// them next, in CQ order.
+	void reap_and_dispatch()
+	{
+		constexpr unsigned batch_size = 64;
+		std::array<io_uring_cqe *, batch_size> batch;
+		union slot {
+			slot() noexcept {}
+			cqe c;
+		} copies[batch_size];
+		bool big = cqe32();
+		for (;;) {
+			unsigned n = io_uring_peek_batch_cqe(&ring_, batch.data(), batch_size);
+			if (!n)
+				return;
+			for (unsigned i = 0; i < n; i++) {
+				const io_uring_cqe *c = batch[i];
+				cqe *d = ::new (&copies[i].c) cqe{c->user_data, c->res, c->flags};
+				if (big) {
+					d->big[0] = c->big_cqe[0];
+					d->big[1] = c->big_cqe[1];
+				}
+			}
+			io_uring_cq_advance(&ring_, n);
+			stats_.cqes += n;
+			for (unsigned i = 0; i < n; i++) {
+				try {
+					dispatch(copies[i].c);
+				} catch (...) {
+					// the rest wait in pending_, as reap() leaves them
+					while (++i < n)
+						pending_.push(copies[i].c);
+					throw;
+				}
+			}
+			if (!pending_.empty())
+				return;
+			if (n < batch_size && !(IO_URING_READ_ONCE(*ring_.sq.kflags) &
+			                        (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+				return;
+		}
+	}
+
 	void dispatch(const cqe &c)
 	{
 		if (!c.user_data)
@@ -568,6 +627,7 @@ private:
 	std::size_t live_ = 0;
 	std::exception_ptr failure_;
 	detail::deferred deferred_{&deferred_, &deferred_, nullptr, nullptr};
+	detail::stop_hub stops_;
 	counters stats_;
 	std::array<std::unique_ptr<detail::extension>, detail::tag_mask + 1> ext_;
 };
