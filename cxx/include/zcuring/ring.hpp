@@ -45,6 +45,7 @@
 #pragma once
 
 #include <liburing.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <cerrno>
@@ -76,8 +77,11 @@ struct ring_options {
 	// kernel refuses. ring::ring_fd_registered() says which.
 	bool register_ring_fd = true;
 	// A sparse table of this many direct descriptors (fixed files), for
-	// accept_direct_stream and fixed_file operations; 0: none. Kept off
-	// quietly where the kernel refuses; ring::fixed_files() says how many.
+	// accept_direct_stream and fixed_file operations; 0: none. The kernel
+	// allows no more than RLIMIT_NOFILE: when the soft limit is lower, it
+	// is raised to this many if the hard limit allows (as liburing 2.4+
+	// does), else the table gets the soft limit's size. Kept off quietly
+	// where the kernel refuses; ring::fixed_files() says how many.
 	unsigned fixed_files = 0;
 };
 
@@ -258,8 +262,8 @@ public:
 		// RLIMIT_NOFILE for the table) still gets a working ring.
 		if (o.register_ring_fd)
 			ring_fd_registered_ = io_uring_register_ring_fd(&ring_) == 1;
-		if (o.fixed_files && io_uring_register_files_sparse(&ring_, o.fixed_files) == 0)
-			fixed_files_ = o.fixed_files;
+		if (o.fixed_files)
+			fixed_files_ = register_sparse_files(o.fixed_files);
 	}
 	ring(const ring &) = delete;
 	ring &operator=(const ring &) = delete;
@@ -459,6 +463,25 @@ private:
 		++live_;
 		adopt(&d.h.promise());
 		d.h.resume(); // only waits
+	}
+
+	// The table of ring_options::fixed_files: its size, 0 if refused.
+	// Out of RLIMIT_NOFILE (-EMFILE): the soft limit goes up to @n, or
+	// to the hard limit and the table shrinks to it.
+	unsigned register_sparse_files(unsigned n) noexcept
+	{
+		int ret = io_uring_register_files_sparse(&ring_, n);
+		rlimit rl;
+		if (ret != -EMFILE || ::getrlimit(RLIMIT_NOFILE, &rl))
+			return ret == 0 ? n : 0;
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < n)
+			n = static_cast<unsigned>(rl.rlim_max);
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n) {
+			rl.rlim_cur = n;
+			if (::setrlimit(RLIMIT_NOFILE, &rl))
+				return 0;
+		}
+		return n && io_uring_register_files_sparse(&ring_, n) == 0 ? n : 0;
 	}
 
 	void fail(std::exception_ptr e) noexcept
