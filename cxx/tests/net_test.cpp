@@ -3,7 +3,10 @@
 // variants, shutdown, close, and many connections at once.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <vector>
@@ -224,6 +227,48 @@ TEST_CASE("a ring registers its own fd and a table of direct descriptors", "[net
 	ring plain({.register_ring_fd = false});
 	REQUIRE_FALSE(plain.ring_fd_registered());
 	REQUIRE(plain.fixed_files() == 0);
+}
+
+namespace {
+
+// In a child (limits cannot be undone): the table a ring gets under a
+// soft RLIMIT_NOFILE of 64 and hard limit @hard. Exit status 0 if it has
+// @want entries and the soft limit is now at least that (liburing may
+// have raised it further itself).
+int table_under_limit(rlim_t hard, unsigned ask, unsigned want)
+{
+	pid_t pid = ::fork();
+	if (pid == 0) {
+		rlimit rl{64, hard};
+		if (::setrlimit(RLIMIT_NOFILE, &rl))
+			::_exit(10);
+		unsigned got;
+		{
+			ring r({.fixed_files = ask});
+			got = r.fixed_files();
+		}
+		if (::getrlimit(RLIMIT_NOFILE, &rl))
+			::_exit(11);
+		::_exit(got == want && rl.rlim_cur >= want ? 0 : 12);
+	}
+	int st = 0;
+	REQUIRE(::waitpid(pid, &st, 0) == pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+} // namespace
+
+TEST_CASE("a direct descriptor table beyond RLIMIT_NOFILE raises the soft limit or fits the hard one",
+          "[net][fixed]")
+{
+	rlimit rl;
+	REQUIRE(::getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 256)
+		return zctest::skip("hard RLIMIT_NOFILE below 256");
+	// Room under the hard limit: the soft one goes up to the table's size.
+	REQUIRE(table_under_limit(rl.rlim_max, 256, 256) == 0);
+	// Hard limit 128: the table has 128 entries.
+	REQUIRE(table_under_limit(128, 256, 128) == 0);
 }
 
 TEST_CASE("accept_direct_stream moves bytes and fills and frees its table",

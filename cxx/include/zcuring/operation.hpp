@@ -305,10 +305,31 @@ private:
 	bool stopped_ = false;   // a stop ended the wait
 };
 
+// What co_await uses for awaitable D: a pointer to it. GCC copies (moves)
+// an awaiter that is not a prvalue into the coroutine frame, so
+// `co_await op.stop_with(st)` would move the whole operation once more;
+// a prvalue proxy is built in place, and D stays where it is (a
+// temporary of the co_await's full expression, which lives until the
+// expression ends, across the suspension).
+template <class D>
+struct awaiter_ref {
+	D *d;
+	bool await_ready() noexcept(noexcept(d->await_ready())) { return d->await_ready(); }
+	template <class H>
+	decltype(auto) await_suspend(H h) { return d->await_suspend(h); }
+	decltype(auto) await_resume() noexcept(noexcept(d->await_resume()))
+	{
+		return d->await_resume();
+	}
+};
+
 // The .timeout() and .stop_with() of awaitable D.
 template <class D>
 class cancellable : public op_control {
 public:
+	awaiter_ref<D> operator co_await() && noexcept { return {static_cast<D *>(this)}; }
+	awaiter_ref<D> operator co_await() & noexcept { return {static_cast<D *>(this)}; }
+
 	// End with operation_canceled when @st is stopped, unless the
 	// awaitable completed first.
 	D &&stop_with(std::stop_token st) &&noexcept

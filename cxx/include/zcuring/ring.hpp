@@ -78,10 +78,12 @@ struct ring_options {
 	bool register_ring_fd = true;
 	// A sparse table of this many direct descriptors (fixed files), for
 	// accept_direct_stream and fixed_file operations; 0: none. The kernel
-	// allows no more than RLIMIT_NOFILE: when the soft limit is lower, it
-	// is raised to this many if the hard limit allows (as liburing 2.4+
-	// does), else the table gets the soft limit's size. Kept off quietly
-	// where the kernel refuses; ring::fixed_files() says how many.
+	// allows no more than RLIMIT_NOFILE. liburing raises the soft limit
+	// by the table's size, which fails near the hard limit (a VM's 1024
+	// soft, 4096 hard refuses 4096); then the soft limit goes up to this
+	// many, or to the hard limit and the table shrinks to it. Kept off
+	// quietly where the kernel still refuses; ring::fixed_files() says
+	// how many.
 	unsigned fixed_files = 0;
 };
 

@@ -61,11 +61,30 @@ public:
 	// is. False if the table has no room: the caller watches @t itself.
 	bool watch(const std::stop_token &t, stop_link &l) noexcept
 	{
-		// The token of the last watch, most often.
-		if (last_->token == t && last_->cb) {
+		// The token of the last watch, most often: inline.
+		if (last_->token == t && last_->cb) [[likely]] {
 			last_->add(l);
 			return true;
 		}
+		return watch_other(t, l);
+	}
+
+	// The ring is going: awaitables that outlive it find themselves
+	// unlinked (their destructors must not touch the table).
+	void detach_all() noexcept
+	{
+		for (auto &e : table_) {
+			while (!e.empty())
+				e.head.next->unlink();
+			e.cb.reset();
+			e.token = {};
+			e.fired = false;
+		}
+	}
+
+private:
+	[[gnu::noinline]] bool watch_other(const std::stop_token &t, stop_link &l) noexcept
+	{
 		entry *spare = nullptr;
 		for (auto &e : table_) {
 			if (e.token == t && e.cb) {
@@ -88,20 +107,6 @@ public:
 		return true;
 	}
 
-	// The ring is going: awaitables that outlive it find themselves
-	// unlinked (their destructors must not touch the table).
-	void detach_all() noexcept
-	{
-		for (auto &e : table_) {
-			while (!e.empty())
-				e.head.next->unlink();
-			e.cb.reset();
-			e.token = {};
-			e.fired = false;
-		}
-	}
-
-private:
 	struct entry;
 	struct fire {
 		entry *e;
