@@ -52,6 +52,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "tcg_mark.h"
+
 #define RING_FLAGS (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER)
 #define CQ_ENTRIES 1024
 #define NR_BUFS 64
@@ -109,8 +111,6 @@ static double cpu_seconds(void)
 #define PATTERN_PERIOD (1u << 20)
 #define SEND_MAX (1u << 16)
 
-/* The tcg_insn plugin's markers (bench/tcg-insn/tcg_insn.c): 8-byte NOPs. */
-#define TCG_MARK(nn) asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00, " #nn ", 0x49, 0x43, 0x5a" ::: "memory")
 
 static bool marks;
 
@@ -183,7 +183,7 @@ static int go_fd = -1;
 static void go(void)
 {
 	if (marks)
-		TCG_MARK(0x01);
+		TCG_MARK(TCG_MARK_START);
 	if (write(go_fd, "g", 1) != 1)
 		die("start the sender", errno);
 	close(go_fd);
@@ -192,7 +192,7 @@ static void go(void)
 static void stop(void)
 {
 	if (marks)
-		TCG_MARK(0x02);
+		TCG_MARK(TCG_MARK_STOP);
 }
 
 static uint64_t run_recv(int fd, size_t size)
@@ -491,7 +491,7 @@ static uint64_t run_memcpy(size_t size, uint64_t total, bool movsb)
 		src[i] = pattern(i);
 	memset(dst, 0, size);
 	if (marks)
-		TCG_MARK(0x01);
+		TCG_MARK(TCG_MARK_START);
 	while (done < total) {
 		size_t n = total - done < size ? total - done : size;
 
@@ -508,7 +508,7 @@ static uint64_t run_memcpy(size_t size, uint64_t total, bool movsb)
 		done += n;
 	}
 	if (marks)
-		TCG_MARK(0x02);
+		TCG_MARK(TCG_MARK_STOP);
 	free(src);
 	free(dst);
 	return done;

@@ -42,6 +42,7 @@
 #include <zcuring/zc_slots.h>
 
 #include "testlib/net.h"
+#include "tcg_mark.h"
 
 #define DEPTH 32
 
@@ -65,8 +66,6 @@ struct stats {
 	unsigned long flushes;	/* IORING_OP_SEND_ZC_FLUSH requests */
 };
 
-/* The tcg_insn plugin's markers (bench/tcg-insn/tcg_insn.c): 8-byte NOPs. */
-#define TCG_MARK(nn) asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00, " #nn ", 0x49, 0x43, 0x5a" ::: "memory")
 
 /*
  * The application's send memory: BUF_BYTES (ZC_SEND_BUF_BYTES in the
@@ -123,7 +122,7 @@ static double section_t0, section_wall;
 static void section_start(void)
 {
 	if (marks)
-		TCG_MARK(0x01);
+		TCG_MARK(TCG_MARK_START);
 	section_t0 = now();
 }
 
@@ -132,7 +131,7 @@ static void section_stop(int fd)
 	drain(fd);
 	section_wall = now() - section_t0;
 	if (marks)
-		TCG_MARK(0x02);
+		TCG_MARK(TCG_MARK_STOP);
 }
 
 #define FLUSH_UD (~0ull)

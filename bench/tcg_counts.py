@@ -13,14 +13,16 @@ def parse_runs(path):
     return runs
 
 
-def parse_marks(path):
+def parse_marks(path, kernel=False):
     """[(start counts, stop counts)] of each complete begin..end group,
     None for a group whose start or stop is missing. Counts are
-    [TOTAL, vCPU0, vCPU1, ...]."""
+    [TOTAL, vCPU0, vCPU1, ...]; kernel=True: of kernel instructions alone
+    (the "kmark" lines)."""
     groups, cur = [], None
+    tag = "kmark" if kernel else "mark"
     for line in open(path):
         f = line.split()
-        if f[0] != "mark":
+        if not f or f[0] != tag:
             continue
         kind, counts = f[2], [int(x) for x in f[3:]]
         if kind == "begin":
@@ -36,10 +38,10 @@ def parse_marks(path):
     return groups
 
 
-def runs_with_marks(runs_path, marks_path):
+def runs_with_marks(runs_path, marks_path, kernel=False):
     """Each run's line with its (start, stop) counts; exits if they do
     not pair up one to one."""
-    runs, groups = parse_runs(runs_path), parse_marks(marks_path)
+    runs, groups = parse_runs(runs_path), parse_marks(marks_path, kernel)
     if len(runs) != len(groups) or None in groups:
         raise SystemExit(f"{len(runs)} runs but {len(groups)} marker groups "
                          f"({groups.count(None)} incomplete): the data do not match")

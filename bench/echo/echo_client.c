@@ -3,7 +3,7 @@
  * Load generator for the echo servers (bench/echo, scripts/bench-echo).
  *
  *   echo_client --port P --conns N --msg 1024 --seconds S [--warmup W]
- *               [--signal-pid PID]
+ *               [--signal-pid PID] [--tcg-mark]
  *
  * Opens N TCP connections to 127.0.0.1:P. Each one plays ping-pong: send
  * one message, read until as many bytes came back, compare every byte, next
@@ -14,7 +14,9 @@
  *
  * After W seconds of warm-up the measuring window of S seconds starts: at
  * its start SIGUSR1 and at its end SIGUSR2 go to PID (if given), so that
- * the server can count what it did in exactly the window. Prints
+ * the server can count what it did in exactly the window; with --tcg-mark
+ * the window also starts and stops with the tcg_insn plugin's markers
+ * (bench/tcg-insn), for scripts/bench-echo-insn in a TCG guest. Prints
  *   conns=N msg=M requests=R seconds=T rps=X
  * and exits 1 on any verification error, connection error or if nothing
  * completed; 2 on bad usage.
@@ -36,6 +38,8 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tcg_mark.h"
 
 #define CQE_BATCH 256
 #define MAX_CONNS 10000
@@ -72,6 +76,7 @@ static struct __kernel_timespec timer_ts;
 static struct timespec t_start, t_end;
 static double measure_s = 5, warmup_s = 1;
 static pid_t signal_pid;
+static bool tcg_mark;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void fail(const char *fmt, ...)
@@ -231,6 +236,8 @@ static void send_signal(int sig)
 static void start_measuring(void)
 {
 	send_signal(SIGUSR1);
+	if (tcg_mark)
+		TCG_MARK(TCG_MARK_START);
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	phase = MEASURE;
 	requests = 0;
@@ -245,6 +252,8 @@ static void on_timer(int res)
 		start_measuring();
 	} else if (phase == MEASURE) {
 		clock_gettime(CLOCK_MONOTONIC, &t_end);
+		if (tcg_mark)
+			TCG_MARK(TCG_MARK_STOP);
 		send_signal(SIGUSR2);
 		phase = DONE;
 	}
@@ -298,7 +307,7 @@ static void setup_ring(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: echo_client --port P --conns N --msg BYTES --seconds S "
-			"[--warmup W] [--signal-pid PID]\n");
+			"[--warmup W] [--signal-pid PID] [--tcg-mark]\n");
 	exit(2);
 }
 
@@ -311,6 +320,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "signal-pid", required_argument, NULL, 'k' },
+		{ "tcg-mark", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -322,7 +332,7 @@ int main(int argc, char **argv)
 	unsigned i;
 	double secs;
 
-	while ((opt = getopt_long(argc, argv, "p:c:m:s:w:k:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:m:s:w:k:th", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			port = atoi(optarg);
@@ -341,6 +351,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			signal_pid = atoi(optarg);
+			break;
+		case 't':
+			tcg_mark = true;
 			break;
 		default:
 			usage();

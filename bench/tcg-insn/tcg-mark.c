@@ -11,21 +11,20 @@
 #include <stdio.h>
 #include <string.h>
 
-/* nopl 0x5a4349NN(%rax,%rax,1) */
-#define MARK(nn) asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00, " #nn ", 0x49, 0x43, 0x5a" ::: "memory")
+#include "tcg_mark.h"
 
 int main(int argc, char **argv)
 {
 	const char *what = argc == 2 ? argv[1] : "";
 
 	if (!strcmp(what, "start"))
-		MARK(0x01);
+		TCG_MARK(TCG_MARK_START);
 	else if (!strcmp(what, "stop"))
-		MARK(0x02);
+		TCG_MARK(TCG_MARK_STOP);
 	else if (!strcmp(what, "begin"))
-		MARK(0x03);
+		TCG_MARK(TCG_MARK_BEGIN);
 	else if (!strcmp(what, "end"))
-		MARK(0x04);
+		TCG_MARK(TCG_MARK_END);
 	else {
 		fprintf(stderr, "usage: tcg-mark start|stop|begin|end\n");
 		return 2;

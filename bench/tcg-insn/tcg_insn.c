@@ -24,7 +24,14 @@
  *
  * SEQ counts markers from 0; TOTAL is the sum over the vCPUs of the
  * instructions executed so far; a section's cost is the difference of
- * TOTAL between its start and stop lines. "exit TOTAL ..." ends the file.
+ * TOTAL between its start and stop lines. Each mark line is followed by
+ *
+ *   kmark SEQ start|stop|begin|end KTOTAL KVCPU0 KVCPU1 ...
+ *
+ * the same counts of kernel instructions alone (blocks at addresses in
+ * the upper half of the address space, where x86-64 Linux keeps its
+ * text); the rest of each count is user space. "exit TOTAL ..." and
+ * "kexit KTOTAL ..." end the file.
  *
  * Counting: every translation block gets an execution callback carrying
  * its number of instructions, added to the executing vCPU's own counter
@@ -69,11 +76,16 @@ static const char *const mark_names[] = {
 static const unsigned char mark_prefix[] = { 0x0f, 0x1f, 0x84, 0x00 };
 static const unsigned char mark_magic[] = { 0x49, 0x43, 0x5a };	/* "ICZ" */
 
-/* One counter per vCPU, each in its own cache line. */
+/* One pair of counters per vCPU, each in its own cache line. */
 struct vcpu_count {
 	uint64_t insns;
-	char pad[64 - sizeof(uint64_t)];
+	uint64_t kinsns;	/* of which in the kernel */
+	char pad[64 - 2 * sizeof(uint64_t)];
 };
+
+/* A block's callback data: its instruction count, and this bit if kernel. */
+#define TB_KERNEL	(1UL << 31)
+#define KERNEL_HALF	0xffff800000000000ULL
 
 static struct vcpu_count counts[MAX_VCPUS];
 static unsigned int nr_vcpus = 1;
@@ -122,26 +134,33 @@ static void prof_dump(unsigned long long seq)
 	pthread_mutex_unlock(&prof_lock);
 }
 
+static void add(uint64_t *c, uint64_t n)
+{
+	/* only this vCPU's thread writes it; markers read it */
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 static void tb_exec(unsigned int vcpu, void *udata)
 {
-	uint64_t *c;
+	uintptr_t d = (uintptr_t)udata;
 
 	if (vcpu >= MAX_VCPUS)
 		return;
-	c = &counts[vcpu].insns;
-	/* only this vCPU's thread writes it; markers read it */
-	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uintptr_t)udata,
-			 __ATOMIC_RELAXED);
+	add(&counts[vcpu].insns, d & ~TB_KERNEL);
+	if (d & TB_KERNEL)
+		add(&counts[vcpu].kinsns, d & ~TB_KERNEL);
 }
 
-/* TOTAL and the per-vCPU counts, at the end of a line already begun. */
-static void write_counts(void)
+/* TOTAL and the per-vCPU counts (@kernel: of kernel instructions), at the
+ * end of a line already begun. */
+static void write_counts(int kernel)
 {
 	uint64_t v[MAX_VCPUS], total = 0;
 	unsigned int i;
 
 	for (i = 0; i < nr_vcpus; i++) {
-		v[i] = __atomic_load_n(&counts[i].insns, __ATOMIC_RELAXED);
+		v[i] = __atomic_load_n(kernel ? &counts[i].kinsns : &counts[i].insns,
+				       __ATOMIC_RELAXED);
 		total += v[i];
 	}
 	fprintf(out, " %llu", (unsigned long long)total);
@@ -160,7 +179,9 @@ static void mark_exec(unsigned int vcpu, void *udata)
 	pthread_mutex_lock(&out_lock);
 	seq = mark_seq++;
 	fprintf(out, "mark %llu %s", seq, mark_names[kind]);
-	write_counts();
+	write_counts(0);
+	fprintf(out, "kmark %llu %s", seq, mark_names[kind]);
+	write_counts(1);
 	pthread_mutex_unlock(&out_lock);
 	if (!prof_out)
 		return;
@@ -187,9 +208,13 @@ static int mark_kind(struct qemu_plugin_insn *insn)
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
 	size_t i, n = qemu_plugin_tb_n_insns(tb);
+	uintptr_t d = n;
 
+	/* a block never crosses from user to kernel text */
+	if (qemu_plugin_tb_vaddr(tb) >= KERNEL_HALF)
+		d |= TB_KERNEL;
 	qemu_plugin_register_vcpu_tb_exec_cb(tb, tb_exec, QEMU_PLUGIN_CB_NO_REGS,
-					     (void *)(uintptr_t)n);
+					     (void *)d);
 	if (prof_out) {
 		struct tb_prof *t = calloc(1, sizeof(*t));
 
@@ -219,7 +244,9 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 {
 	pthread_mutex_lock(&out_lock);
 	fprintf(out, "exit");
-	write_counts();
+	write_counts(0);
+	fprintf(out, "kexit");
+	write_counts(1);
 	fclose(out);
 	out = NULL;
 	pthread_mutex_unlock(&out_lock);

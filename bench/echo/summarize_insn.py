@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Summarize scripts/bench-echo-insn: DIR/runs.txt (one echo_client line a
+run, from bench/guest-echo-bench.sh) and DIR/insn-counts.txt (the tcg_insn
+plugin's markers) into a markdown report on stdout and DIR/report.png.
+
+The server runs on vCPU 1, the client on vCPU 0. A run's server cost is
+vCPU 1's count between the client's start and stop markers (its measuring
+window) divided by the requests completed in it; user space is that count
+less the kernel's ("kmark" lines). Goal (issue 15): the C++ server's
+instructions per request, median over the runs, no more than the plain-C
+server's; 0 heap allocations in the windows."""
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tcg_counts import read_env, runs_with_marks  # noqa: E402
+
+SRV_VCPU = 1
+IMPLS = [("c", "plain C (liburing)"),
+         ("cxx", "C++ (registered ring fd, direct descriptors)"),
+         ("cxx_plain", "C++ --files plain")]
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: summarize_insn.py DIR")
+    d = sys.argv[1]
+    runs = os.path.join(d, "runs.txt")
+    counts = os.path.join(d, "insn-counts.txt")
+    pairs = runs_with_marks(runs, counts)
+    kpairs = runs_with_marks(runs, counts, kernel=True)
+    env = read_env(os.path.join(d, "env.txt"))
+    res = defaultdict(list)  # (conns, impl) -> [dict]
+    for (kv, (start, stop)), (_, (kstart, kstop)) in zip(pairs, kpairs):
+        q = int(kv["requests"])
+        if q <= 0:
+            sys.exit(f"a run completed no request: {kv}")
+        srv = stop[1 + SRV_VCPU] - start[1 + SRV_VCPU]
+        ksrv = kstop[1 + SRV_VCPU] - kstart[1 + SRV_VCPU]
+        res[(int(kv["conns"]), kv["mode"])].append({
+            "srv": srv / q, "user": (srv - ksrv) / q, "kern": ksrv / q,
+            "all": (stop[0] - start[0]) / q, "rps": float(kv["rps"]),
+            "allocs": int(kv["allocations_in_window"]) / q
+            if "allocations_in_window" in kv else None,
+            "files": kv.get("files", "?"),
+        })
+    conns = sorted({c for c, _ in res})
+    impls = [(i, name) for i, name in IMPLS if any(k[1] == i for k in res)]
+    n = min(len(v) for v in res.values())
+    med = lambda k, key: statistics.median(r[key] for r in res[k])
+    lo = lambda k, key: min(r[key] for r in res[k])
+
+    print("# Echo server cost: guest instructions per request\n")
+    print(f"{env.get('kernel', '')}, 2 vCPUs, {env.get('qemu', '')} under TCG "
+          f"({env.get('host_cpus', '?')} host CPUs); {env.get('date', '')}, "
+          f"commit {env.get('commit', '')}. Command: "
+          f"`{env.get('command', 'scripts/bench-echo-insn')}`; {n} rounds, the "
+          "servers rotated in each; min and median.\n")
+    print("1 KiB ping-pong messages over loopback (bench/echo/echo_client, which "
+          "checks every byte). The server runs on vCPU 1, the client on vCPU 0. "
+          "*server* is vCPU 1's count over the client's measuring window, per "
+          "request: the server's user space, its system calls, and the softirq "
+          "work of the packets it sends (loopback delivers them on the sending "
+          "CPU, so that includes the client socket's receive side: the same for "
+          "every server). *user*/*kernel* split it by address. *both* counts "
+          "both vCPUs (the client's cost too). *req/s* is TCG wall time, which "
+          "means little in absolute terms.\n")
+    print("| conns | server | server insn/req min | server insn/req median "
+          "| vs C (medians) | vs C (mins) | user median | kernel median "
+          "| both vCPUs median | req/s median | allocs/req |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    verdict = []
+    for c in conns:
+        base = (c, "c")
+        for impl, name in impls:
+            k = (c, impl)
+            if k not in res:
+                continue
+            vs = vsm = "-"
+            if base in res:
+                vs = f"{med(k, 'srv') / med(base, 'srv'):.3f}x"
+                vsm = f"{lo(k, 'srv') / lo(base, 'srv'):.3f}x"
+            al = [r["allocs"] for r in res[k] if r["allocs"] is not None]
+            als = f"{max(al):.4f}" if al else "-"
+            print(f"| {c} | {name} | {lo(k, 'srv'):.0f} | {med(k, 'srv'):.0f} "
+                  f"| {vs} | {vsm} | {med(k, 'user'):.0f} | {med(k, 'kern'):.0f} "
+                  f"| {med(k, 'all'):.0f} | {med(k, 'rps'):.0f} | {als} |")
+        k = (c, "cxx")
+        if k in res and base in res:
+            r = med(k, "srv") / med(base, "srv")
+            al = sum(x["allocs"] or 0 for x in res[k])
+            verdict.append(
+                f"- {c} connection{'s' if c != 1 else ''}: C++ {med(k, 'srv'):.0f} "
+                f"against C's {med(base, 'srv'):.0f} server instructions per request "
+                f"(medians), {r:.3f}x: {'met' if r <= 1.0 else 'NOT met'} "
+                f"(goal: at most 1.00x); user space {med(k, 'user'):.0f} against "
+                f"{med(base, 'user'):.0f}, kernel {med(k, 'kern'):.0f} against "
+                f"{med(base, 'kern'):.0f}; heap allocations in the windows: "
+                f"{'none' if al == 0 else 'SOME'}.")
+    print()
+    print("\n".join(verdict))
+    cxx = [r["files"] for k, v in res.items() if k[1] == "cxx" for r in v]
+    if cxx:
+        print(f"- The C++ server (default options) used direct descriptors and a "
+              f"registered ring fd in {cxx.count('direct')} of {len(cxx)} runs.")
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / len(impls)
+    for i, (impl, name) in enumerate(impls):
+        xs = [j + i * width for j in range(len(conns))]
+        user = [med((c, impl), "user") if (c, impl) in res else 0 for c in conns]
+        kern = [med((c, impl), "kern") if (c, impl) in res else 0 for c in conns]
+        mins = [lo((c, impl), "srv") if (c, impl) in res else 0 for c in conns]
+        b = ax.bar(xs, kern, width, label=f"{name}: kernel")
+        ax.bar(xs, user, width, bottom=kern, label=f"{name}: user",
+               color=b[0].get_facecolor(), alpha=0.45)
+        ax.plot(xs, mins, "k_", markersize=8)
+    ax.set_xticks([j + width * (len(impls) - 1) / 2 for j in range(len(conns))])
+    ax.set_xticklabels([f"{c} conn{'s' if c != 1 else ''}" for c in conns])
+    ax.set_ylabel("server vCPU instructions per request")
+    ax.set_title("Echo server cost per request (median; black: min)", fontsize=11)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(d, "report.png"), dpi=100)
+
+
+if __name__ == "__main__":
+    main()
