@@ -110,22 +110,30 @@ def main():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, axu) = plt.subplots(1, 2, figsize=(12, 4.2))
     width = 0.8 / len(impls)
     for i, (impl, name) in enumerate(impls):
         xs = [j + i * width for j in range(len(conns))]
-        user = [med((c, impl), "user") if (c, impl) in res else 0 for c in conns]
-        kern = [med((c, impl), "kern") if (c, impl) in res else 0 for c in conns]
-        mins = [lo((c, impl), "srv") if (c, impl) in res else 0 for c in conns]
+        have = [(c, impl) in res for c in conns]
+        user = [med((c, impl), "user") if h else 0 for c, h in zip(conns, have)]
+        kern = [med((c, impl), "kern") if h else 0 for c, h in zip(conns, have)]
+        mins = [lo((c, impl), "srv") if h else 0 for c, h in zip(conns, have)]
+        umins = [lo((c, impl), "user") if h else 0 for c, h in zip(conns, have)]
         b = ax.bar(xs, kern, width, label=f"{name}: kernel")
         ax.bar(xs, user, width, bottom=kern, label=f"{name}: user",
                color=b[0].get_facecolor(), alpha=0.45)
         ax.plot(xs, mins, "k_", markersize=8)
-    ax.set_xticks([j + width * (len(impls) - 1) / 2 for j in range(len(conns))])
-    ax.set_xticklabels([f"{c} conn{'s' if c != 1 else ''}" for c in conns])
+        axu.bar(xs, user, width, label=name, color=b[0].get_facecolor())
+        axu.plot(xs, umins, "k_", markersize=8)
+    for a in (ax, axu):
+        a.set_xticks([j + width * (len(impls) - 1) / 2 for j in range(len(conns))])
+        a.set_xticklabels([f"{c} conn{'s' if c != 1 else ''}" for c in conns])
     ax.set_ylabel("server vCPU instructions per request")
-    ax.set_title("Echo server cost per request (median; black: min)", fontsize=11)
+    ax.set_title("Whole server cost (median; black: min)", fontsize=11)
     ax.legend(fontsize=7)
+    axu.set_ylabel("user-space instructions per request")
+    axu.set_title("Its user-space part alone (median; black: min)", fontsize=11)
+    axu.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(d, "report.png"), dpi=100)
 
