@@ -104,3 +104,17 @@ zc_build_all() {
 	ZC_T_KERNEL=$((t2 - t1))
 	ZC_T_USER=$(($(date +%s) - t2))
 }
+
+# zc_bench_env FILE COMMAND: what a VM benchmark ran on (fast kernel, TCG),
+# as the key=value lines the summaries read (bench/tcg_counts.py read_env).
+zc_bench_env() {
+	{
+		echo "qemu=$(qemu-system-x86_64 --version | head -n1)"
+		echo "accel=TCG"
+		echo "host_cpus=$(ncpus)"
+		echo "kernel=$(make -s -C "$ZC_LINUX" kernelversion 2>/dev/null || echo 6.1) (fast)"
+		echo "date=$(date -u +%FT%TZ)"
+		echo "commit=$(git -C "$ZC_TOP" rev-parse --short HEAD)"
+		echo "command=$2"
+	} >"$1"
+}
