@@ -547,81 +547,78 @@ private:
 			throw std::system_error(errno_code(-ret), "io_uring_enter");
 	}
 
-	// Copy every available CQE out and advance the CQ. Also flushes the
-	// kernel's overflow list (io_uring_peek_batch_cqe enters for it).
+	// Up to batch_size CQEs copied out of the CQ, which is advanced past them.
+	static constexpr unsigned batch_size = 64;
+	struct cqe_batch {
+		union slot {
+			slot() noexcept {}
+			cqe c;
+		} s[batch_size]; // no zeroing: a batch fills what it uses
+		unsigned n = 0;
+		const cqe &operator[](unsigned i) const noexcept { return s[i].c; }
+	};
+
+	// Fill @b with the next CQEs; false when there were none.
+	bool copy_out(cqe_batch &b)
+	{
+		std::array<io_uring_cqe *, batch_size> ptrs;
+		bool big = cqe32();
+		b.n = io_uring_peek_batch_cqe(&ring_, ptrs.data(), batch_size);
+		for (unsigned i = 0; i < b.n; i++) {
+			const io_uring_cqe *c = ptrs[i];
+			cqe *d = ::new (&b.s[i].c) cqe{c->user_data, c->res, c->flags};
+			if (big) {
+				d->big[0] = c->big_cqe[0];
+				d->big[1] = c->big_cqe[1];
+			}
+		}
+		io_uring_cq_advance(&ring_, b.n);
+		stats_.cqes += b.n;
+		return b.n != 0;
+	}
+
+	// After a batch: whether the CQ may hold more. A short batch emptied
+	// it; peek again only for what the kernel holds back (overflow), as
+	// io_uring_peek_batch_cqe itself would.
+	bool more_cqes(const cqe_batch &b) const noexcept
+	{
+		return b.n == batch_size || (IO_URING_READ_ONCE(*ring_.sq.kflags) &
+		                             (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN));
+	}
+
+	// Copy every available CQE out to pending_ and advance the CQ (when
+	// taking an SQE finds the SQ full: nothing is dispatched here).
 	void reap()
 	{
-		std::array<io_uring_cqe *, 64> batch;
-		bool big = cqe32();
-		for (;;) {
-			unsigned n = io_uring_peek_batch_cqe(&ring_, batch.data(), batch.size());
-			if (!n)
-				return;
-			for (unsigned i = 0; i < n; i++) {
-				const io_uring_cqe *c = batch[i];
-				cqe copy;
-				copy.user_data = c->user_data;
-				copy.res = c->res;
-				copy.flags = c->flags;
-				if (big) {
-					copy.big[0] = c->big_cqe[0];
-					copy.big[1] = c->big_cqe[1];
-				}
-				pending_.push(copy);
-			}
-			io_uring_cq_advance(&ring_, n);
-			stats_.cqes += n;
-			// A short batch emptied the CQ: peek again only for what
-			// the kernel holds back (overflow), as peek itself would.
-			if (n < batch.size() && !(IO_URING_READ_ONCE(*ring_.sq.kflags) &
-			                          (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+		cqe_batch b;
+		while (copy_out(b)) {
+			for (unsigned i = 0; i < b.n; i++)
+				pending_.push(b[i]);
+			if (!more_cqes(b))
 				return;
 		}
 	}
 
-	// The loop's reap: copy a batch of CQEs out, advance the CQ, then
-	// dispatch the copies, with no queue between CQ and completion. A
-	// completion may take SQEs, and a full SQ then reaps into pending_
-	// (reap() above): those CQEs come after this batch's, so a batch that
-	// left some in pending_ ends the turn's reaping, and step() dispatches
-	// them next, in CQ order.
+	// The loop's reap: copy a batch out, then dispatch the copies, with
+	// no queue between CQ and completion. A completion may take SQEs, and
+	// a full SQ then reaps into pending_ (reap()): those CQEs come after
+	// this batch's, so a batch that left some in pending_ ends the turn's
+	// reaping, and step() dispatches them next, in CQ order.
 	void reap_and_dispatch()
 	{
-		constexpr unsigned batch_size = 64;
-		std::array<io_uring_cqe *, batch_size> batch;
-		union slot {
-			slot() noexcept {}
-			cqe c;
-		} copies[batch_size];
-		bool big = cqe32();
-		for (;;) {
-			unsigned n = io_uring_peek_batch_cqe(&ring_, batch.data(), batch_size);
-			if (!n)
-				return;
-			for (unsigned i = 0; i < n; i++) {
-				const io_uring_cqe *c = batch[i];
-				cqe *d = ::new (&copies[i].c) cqe{c->user_data, c->res, c->flags};
-				if (big) {
-					d->big[0] = c->big_cqe[0];
-					d->big[1] = c->big_cqe[1];
-				}
-			}
-			io_uring_cq_advance(&ring_, n);
-			stats_.cqes += n;
-			for (unsigned i = 0; i < n; i++) {
+		cqe_batch b;
+		while (copy_out(b)) {
+			for (unsigned i = 0; i < b.n; i++) {
 				try {
-					dispatch(copies[i].c);
+					dispatch(b[i]);
 				} catch (...) {
 					// the rest wait in pending_, as reap() leaves them
-					while (++i < n)
-						pending_.push(copies[i].c);
+					while (++i < b.n)
+						pending_.push(b[i]);
 					throw;
 				}
 			}
-			if (!pending_.empty())
-				return;
-			if (n < batch_size && !(IO_URING_READ_ONCE(*ring_.sq.kflags) &
-			                        (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+			if (!pending_.empty() || !more_cqes(b))
 				return;
 		}
 	}
