@@ -4,6 +4,8 @@
 // after the CQEs of its cancel and timeout have come.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <stop_token>
 #include <vector>
@@ -243,4 +245,62 @@ TEST_CASE("stop_with: a ring destroyed with awaitables in its stop table", "[can
 	}
 	s.request_stop(); // nothing of the ring is left to call
 	REQUIRE(canceled == 0);
+}
+
+// .stop_with() pins the token's entry before the awaitable starts; the
+// entry must not go to another token in between, however many tokens
+// come and go, or the stop would reach the wrong awaitables.
+TEST_CASE("stop_with: an awaitable built before others fill the table keeps its token",
+          "[cancel][stop_hub]")
+{
+	constexpr int others = detail::stop_hub::entries * 2;
+	ring r;
+	auto p = zctest::make_pipe();
+	std::stop_source mine;
+	std::vector<std::stop_source> src(others);
+	int canceled = 0;
+	r.run([&]() -> task<void> {
+		std::byte b[1];
+		auto op = async_read(r, p.rd.get(), b, 0).stop_with(mine.get_token());
+		// Other tokens take every entry and leave again: the one pinned
+		// by op must stay.
+		for (int round = 0; round < 2; round++) {
+			task_scope scope(r);
+			for (auto &s : src)
+				scope.spawn(read_until_stopped(r, p.rd.get(), s.get_token(), canceled));
+			(void)co_await async_nop(r);
+			for (auto &s : src)
+				s.request_stop();
+			co_await scope.join();
+			src.assign(others, std::stop_source{});
+		}
+		REQUIRE(canceled == 2 * others);
+		// Those stops must not reach op: it reads what comes.
+		REQUIRE(::write(p.wr.get(), "x", 1) == 1);
+		auto n = co_await std::move(op);
+		REQUIRE(n);
+		REQUIRE(*n == 1);
+		// And its own token still stops the next one.
+		mine.request_stop();
+		auto m = co_await async_read(r, p.rd.get(), b, 0).stop_with(mine.get_token());
+		REQUIRE(m.error() == std::errc::operation_canceled);
+	}());
+}
+
+// A token already stopped when .stop_with() pins it: the awaitable does
+// not start (its entry's callback ran as it was registered).
+TEST_CASE("stop_with: a token stopped before the awaitable is built", "[cancel][stop_hub]")
+{
+	ring r;
+	auto p = zctest::make_pipe();
+	std::stop_source s;
+	s.request_stop();
+	r.run([&]() -> task<void> {
+		std::byte b[1];
+		for (int i = 0; i < 3; i++) { // a new entry, then the same one
+			auto n = co_await async_read(r, p.rd.get(), b, 0).stop_with(s.get_token());
+			REQUIRE(n.error() == std::errc::operation_canceled);
+		}
+	}());
+	REQUIRE(r.stats().cqes == 0); // nothing went to the kernel
 }

@@ -174,6 +174,35 @@ TEST_CASE("destroying a task_scope whose tasks run aborts with a message", "[lif
 	        std::string::npos);
 }
 
+TEST_CASE("an awaitable given .stop_with() that outlives its ring aborts with a message",
+          "[lifetime][death][stop_hub]")
+{
+	// It pins its token's entry in the ring's table; destroyed after the
+	// ring, it would write into freed memory.
+	auto d = run_child([] {
+		auto p = zctest::make_pipe();
+		std::stop_source s;
+		std::byte b[1];
+		auto r = std::make_unique<ring>();
+		auto op = async_read(*r, p.rd.get(), b, 0).stop_with(s.get_token());
+		r.reset(); // must abort
+	});
+	INFO(d.err);
+	REQUIRE(d.aborted);
+	REQUIRE(d.err.find("zcuring: an awaitable given .stop_with() outlived its ring") !=
+	        std::string::npos);
+}
+
+TEST_CASE("an awaitable with no stop token may outlive its ring", "[lifetime]")
+{
+	auto p = zctest::make_pipe();
+	std::byte b[1];
+	auto r = std::make_unique<ring>();
+	std::stop_token none;
+	auto op = async_read(*r, p.rd.get(), b, 0).stop_with(none);
+	r.reset();
+}
+
 TEST_CASE("a stop with the SQ full leaves the cancel to the loop, which issues it",
           "[lifetime][cancel]")
 {

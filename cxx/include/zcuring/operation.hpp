@@ -25,7 +25,7 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
-#include <optional>
+#include <new>
 #include <stop_token>
 #include <utility>
 
@@ -52,53 +52,81 @@ public:
 	op_control &operator=(op_control &&) = delete;
 
 protected:
-	explicit op_control(ring &r) noexcept : completion(&op_control::on_cqe_), ring_(&r) {}
+	// Starts with the lean handler: a request with neither timeout nor
+	// stop needs nothing but its CQE (request_started() keeps it).
+	explicit op_control(ring &r) noexcept : completion(&op_control::on_cqe_lean_), ring_(&r) {}
 	// Movable until it starts (compilers may move an awaitable into the
 	// coroutine frame); never after, as the kernel then points at it.
 	op_control(op_control &&o) noexcept
-	    : completion(&op_control::on_cqe_), ring_(o.ring_), stop_(std::move(o.stop_)),
-	      ts_(o.ts_), has_timeout_(o.has_timeout_)
+	    : completion(&op_control::on_cqe_lean_), ring_(o.ring_),
+	      pin_(std::exchange(o.pin_, nullptr)), stop_(std::move(o.stop_)),
+	      has_timeout_(o.has_timeout_), guarded_(o.guarded_)
 	{
+		if (has_timeout_)
+			ts_ = o.ts_;
 	}
-	~op_control()
+	[[gnu::always_inline]] ~op_control()
 	{
-		if (link_.linked())
-			link_.unlink();
+		if (watch_ != watch_none)
+			unwatch();
+		if (pin_)
+			stop_hub::unpin(pin_);
 	}
 
-	void set_stop(std::stop_token st) noexcept { stop_ = std::move(st); }
+	// Watch @st: its entry in the ring's table of tokens, pinned (no copy
+	// of the token), or a copy when the table has no room.
+	[[gnu::always_inline]] void set_stop(const std::stop_token &st) noexcept
+	{
+		if (pin_ || stop_.stop_possible()) [[unlikely]]
+			drop_stop(); // watched another token before
+		if (!st.stop_possible())
+			return;
+		pin_ = ring_->stops().pin(st);
+		if (!pin_)
+			stop_ = st;
+		guarded_ = true;
+	}
 	void set_timeout(std::chrono::nanoseconds d) noexcept
 	{
 		auto ns = d.count() < 0 ? 0 : d.count();
 		ts_.tv_sec = ns / 1000000000;
 		ts_.tv_nsec = ns % 1000000000;
 		has_timeout_ = true;
+		guarded_ = true;
 	}
-	bool stop_requested() const noexcept { return stop_.stop_requested(); }
+	bool stop_requested() const noexcept
+	{
+		return pin_ ? stop_hub::stopped(pin_) : stop_.stop_requested();
+	}
+
+	[[gnu::noinline]] void drop_stop() noexcept
+	{
+		if (pin_)
+			stop_hub::unpin(std::exchange(pin_, nullptr));
+		stop_ = {};
+		guarded_ = has_timeout_;
+	}
 
 	// --- a request ---------------------------------------------------
 
 	// The main SQE of a request starting now (and room for its linked
 	// timeout right after it). May submit a full SQ; may throw.
-	io_uring_sqe *request_sqe() { return ring_->get_sqes(has_timeout_ ? 2 : 1); }
+	io_uring_sqe *request_sqe()
+	{
+		return has_timeout_ ? ring_->get_sqes(2) : ring_->get_sqe();
+	}
 
 	// The main SQE @s is prepped: name it @ud (its CQE must reach this
 	// completion with tag_main), link the timeout, and watch for a stop.
-	void request_started(std::coroutine_handle<> h, io_uring_sqe *s, std::uint64_t ud) noexcept
+	[[gnu::always_inline]] void request_started(std::coroutine_handle<> h, io_uring_sqe *s,
+	                                            std::uint64_t ud) noexcept
 	{
 		waiter_ = h;
-		target_ = ud;
-		target_live_ = true;
 		io_uring_sqe_set_data64(s, ud);
-		pending_ = 1;
-		if (has_timeout_) {
-			s->flags |= IOSQE_IO_LINK;
-			io_uring_sqe *t = io_uring_get_sqe(ring_->native());
-			io_uring_prep_link_timeout(t, &ts_, 0);
-			io_uring_sqe_set_data64(t, encode(this, tag_aux));
-			pending_++;
-		}
-		watch_stop();
+		// Neither timeout nor stop: its one CQE resumes the waiter
+		// (on_cqe_lean_), with no count, no cancel, no watch.
+		if (guarded_)
+			guard_request(s, ud);
 	}
 
 	// The request's result: its CQE's res, -ECANCELED for a stop before
@@ -116,6 +144,7 @@ protected:
 	// and watch for a stop. The source calls event() when it happens.
 	void wait_started(std::coroutine_handle<> h)
 	{
+		on_cqe = &op_control::on_cqe_;
 		if (has_timeout_) {
 			io_uring_sqe *s = ring_->get_sqe();
 			io_uring_prep_timeout(s, &ts_, 0, 0);
@@ -167,9 +196,8 @@ protected:
 	// In await_resume: no stop callback may run any more.
 	void settle() noexcept
 	{
-		if (link_.linked())
-			link_.unlink();
-		on_stop_.reset();
+		if (watch_ != watch_none)
+			unwatch();
 	}
 
 	ring &owner() const noexcept { return *ring_; }
@@ -184,11 +212,41 @@ private:
 		op_control *self;
 		void operator()() const noexcept { self->on_stop(); }
 	};
+	using own_callback = std::stop_callback<canceller>;
+
+	// Storage constructed only on the paths that use it (a stop, a
+	// timeout, an SQ too full for a cancel), so that an operation with
+	// neither costs nothing for them.
+	template <class T>
+	union lazy {
+		lazy() noexcept {}
+		~lazy() {}
+		T v;
+	};
+
+	// A request with a timeout or a stop: count the CQEs to come, link
+	// the timeout, watch the token.
+	[[gnu::noinline]] void guard_request(io_uring_sqe *s, std::uint64_t ud) noexcept
+	{
+		on_cqe = &op_control::on_cqe_;
+		target_ = ud;
+		target_live_ = true;
+		pending_ = 1;
+		if (has_timeout_) {
+			s->flags |= IOSQE_IO_LINK;
+			io_uring_sqe *t = io_uring_get_sqe(ring_->native());
+			io_uring_prep_link_timeout(t, &ts_, 0);
+			io_uring_sqe_set_data64(t, encode(this, tag_aux));
+			pending_++;
+		}
+		watch_stop();
+	}
 
 	void init_deferred() noexcept
 	{
-		deferred_.owner = this;
-		deferred_.issue = [](deferred *d) {
+		::new (&deferred_.v) deferred{};
+		deferred_.v.owner = this;
+		deferred_.v.issue = [](deferred *d) {
 			static_cast<op_control *>(d->owner)->issue_deferred();
 		};
 	}
@@ -196,17 +254,37 @@ private:
 	void watch_stop() noexcept
 	{
 		// May run on_stop() at once, if a stop was requested meanwhile.
-		// The ring's table of tokens first (one callback per token);
-		// a callback of our own if it has no room.
+		// The pinned entry of the ring's table (one callback per token);
+		// else a callback of our own.
+		if (pin_) {
+			stop_link &l = link_.v; // trivial: watch() sets the links
+			l.owner = this;
+			l.on_stop = [](detail::stop_link *sl) noexcept {
+				static_cast<op_control *>(sl->owner)->on_stop();
+			};
+			watch_ = watch_hub;
+			stop_hub::watch(pin_, l);
+			return;
+		}
 		if (!stop_.stop_possible())
 			return;
-		link_.owner = this;
-		link_.on_stop = [](detail::stop_link *l) noexcept {
-			static_cast<op_control *>(l->owner)->on_stop();
-		};
-		if (!ring_->stops().watch(stop_, link_))
-			on_stop_.emplace(stop_, canceller{this});
+		watch_ = watch_own;
+		::new (&on_stop_.v) own_callback(stop_, canceller{this});
 	}
+
+	// No stop callback runs after this.
+	[[gnu::always_inline]] void unwatch() noexcept
+	{
+		if (watch_ == watch_hub) [[likely]] {
+			// unlinked already if the ring's table was detached
+			if (link_.v.linked())
+				link_.v.unlink();
+		} else {
+			drop_own_callback();
+		}
+		watch_ = watch_none;
+	}
+	[[gnu::noinline]] void drop_own_callback() noexcept { on_stop_.v.~own_callback(); }
 
 	// From the stop callback: never throws, never resumes.
 	void on_stop() noexcept
@@ -241,7 +319,7 @@ private:
 			issue_cancel(s);
 		} else {
 			init_deferred(); // here, not per operation: it is rare
-			ring_->defer(deferred_);
+			ring_->defer(deferred_.v);
 		}
 	}
 
@@ -260,6 +338,15 @@ private:
 		}
 		if (--pending_ == 0)
 			finish();
+	}
+
+	// The CQE of a request with neither timeout nor stop: its only one.
+	static void on_cqe_lean_(completion *c, const cqe &e, unsigned)
+	{
+		auto *self = static_cast<op_control *>(c);
+		self->res_ = e.res;
+		self->flags_ = e.flags;
+		self->finish();
 	}
 
 	static void on_cqe_(completion *c, const cqe &e, unsigned tag)
@@ -288,14 +375,19 @@ private:
 
 	void finish() noexcept { waiter_.resume(); }
 
-	std::stop_token stop_;
-	std::optional<std::stop_callback<canceller>> on_stop_;
-	stop_link link_; // in the ring's stop_hub while it waits
-	deferred deferred_;
-	std::uint64_t target_ = 0; // the request a cancel names
-	__kernel_timespec ts_{};
+	enum : std::uint8_t { watch_none, watch_hub, watch_own };
+
+	stop_hub::pin_t pin_ = nullptr; // the token's entry in the ring's table
+	std::stop_token stop_;          // the token, if the table had no room
+	lazy<own_callback> on_stop_;    // watch_own
+	lazy<stop_link> link_;       // watch_hub: in the ring's stop_hub while it waits
+	lazy<deferred> deferred_;    // once want_aux() found the SQ full
+	__kernel_timespec ts_;       // set, and read, only with has_timeout_
+	std::uint64_t target_ = 0;   // the request a cancel names
 	unsigned pending_ = 0;
+	std::uint8_t watch_ = watch_none;
 	bool has_timeout_ = false;
+	bool guarded_ = false; // a timeout or a stop token: not the lean path
 	bool target_live_ = false; // target_ is in the kernel
 	bool aux_wanted_ = false;
 	bool timed_out_ = false;
@@ -332,9 +424,9 @@ public:
 
 	// End with operation_canceled when @st is stopped, unless the
 	// awaitable completed first.
-	D &&stop_with(std::stop_token st) &&noexcept
+	D &&stop_with(const std::stop_token &st) &&noexcept
 	{
-		set_stop(std::move(st));
+		set_stop(st);
 		return static_cast<D &&>(*this);
 	}
 

@@ -111,12 +111,12 @@ public:
 		}
 		next_op(next_op &&) noexcept = default;
 
-		next_op &&stop_with(std::stop_token st) &&noexcept
+		next_op &&stop_with(const std::stop_token &st) &&noexcept
 		{
 			if (auto *z = std::get_if<0>(&a_))
-				(void)std::move(*z).stop_with(std::move(st));
+				(void)std::move(*z).stop_with(st);
 			else
-				(void)std::move(*std::get_if<1>(&a_)).stop_with(std::move(st));
+				(void)std::move(*std::get_if<1>(&a_)).stop_with(st);
 			return std::move(*this);
 		}
 		template <class Rep, class Period>

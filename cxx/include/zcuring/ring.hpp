@@ -21,7 +21,9 @@
 //     chunks are shared with the ring, which detaches them when it goes
 //     (a chunk given back then is only unmapped with the pool; its bytes
 //     stay readable until then). Nothing that needs the ring works after
-//     it is gone: zcrx::receive() throws.
+//     it is gone: zcrx::receive() throws. Awaitables are not handles: one
+//     given .stop_with() holds its token's entry in the ring's table, and
+//     a ring destroyed before it terminates the program with a message.
 //  5. A stop callback never throws and never resumes a coroutine: a stop
 //     request queues a cancel (the loop's next turn issues it when the SQ
 //     is full), and the awaitable waits for its CQE.
@@ -284,6 +286,10 @@ public:
 		detail::teardown_depth++;
 		nodes_.destroy_all();
 		detail::teardown_depth--;
+		// Every awaitable of the ring is gone now, unless one outlives
+		// it (rule 4): it would unpin a freed table.
+		if (stops_.pinned())
+			detail::die_outlived_ring();
 		stops_.detach_all();
 	}
 
@@ -309,21 +315,22 @@ public:
 	bool cqe32() const noexcept { return flags_ & IORING_SETUP_CQE32; }
 
 	// An SQE for an operation starting now; submits a full SQ first.
-	io_uring_sqe *get_sqe() { return get_sqes(1); }
+	io_uring_sqe *get_sqe()
+	{
+		io_uring_sqe *s = io_uring_get_sqe(&ring_);
+		if (!s) [[unlikely]]
+			s = get_sqes(1);
+		io_uring_sqe_set_data64(s, 0);
+		return s;
+	}
 
 	// The first of @n adjacent SQEs (a linked pair must not be split by a
 	// submit): the caller takes the other n-1 with io_uring_get_sqe().
-	io_uring_sqe *get_sqes(unsigned n)
+	[[gnu::noinline]] io_uring_sqe *get_sqes(unsigned n)
 	{
-		io_uring_sqe *s;
-		if (n == 1) { // get_sqe() checks for room itself
-			while (!(s = io_uring_get_sqe(&ring_)))
-				flush_sq();
-		} else {
-			while (io_uring_sq_space_left(&ring_) < n)
-				flush_sq();
-			s = io_uring_get_sqe(&ring_);
-		}
+		while (io_uring_sq_space_left(&ring_) < n)
+			flush_sq();
+		io_uring_sqe *s = io_uring_get_sqe(&ring_);
 		io_uring_sqe_set_data64(s, 0);
 		return s;
 	}
@@ -547,79 +554,82 @@ private:
 			throw std::system_error(errno_code(-ret), "io_uring_enter");
 	}
 
-	// Up to batch_size CQEs copied out of the CQ, which is advanced past them.
-	static constexpr unsigned batch_size = 64;
-	struct cqe_batch {
-		union slot {
-			slot() noexcept {}
-			cqe c;
-		} s[batch_size]; // no zeroing: a batch fills what it uses
-		unsigned n = 0;
-		const cqe &operator[](unsigned i) const noexcept { return s[i].c; }
-	};
-
-	// Fill @b with the next CQEs; false when there were none.
-	bool copy_out(cqe_batch &b)
+	// The CQ is read in place: each CQE is copied out and the head
+	// advanced past it before its completion runs (the discipline at the
+	// top), with no batch in between. The kernel may hold CQEs back
+	// (overflow; task work under DEFER_TASKRUN): an empty CQ flushes them
+	// once, as io_uring_peek_batch_cqe() would.
+	bool cq_held_back() const noexcept
 	{
-		std::array<io_uring_cqe *, batch_size> ptrs;
-		bool big = cqe32();
-		b.n = io_uring_peek_batch_cqe(&ring_, ptrs.data(), batch_size);
-		for (unsigned i = 0; i < b.n; i++) {
-			const io_uring_cqe *c = ptrs[i];
-			cqe *d = ::new (&b.s[i].c) cqe{c->user_data, c->res, c->flags};
-			if (big) {
-				d->big[0] = c->big_cqe[0];
-				d->big[1] = c->big_cqe[1];
-			}
-		}
-		io_uring_cq_advance(&ring_, b.n);
-		stats_.cqes += b.n;
-		return b.n != 0;
+		return IO_URING_READ_ONCE(*ring_.sq.kflags) &
+		       (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
 	}
 
-	// After a batch: whether the CQ may hold more. A short batch emptied
-	// it; peek again only for what the kernel holds back (overflow), as
-	// io_uring_peek_batch_cqe itself would.
-	bool more_cqes(const cqe_batch &b) const noexcept
+	// Copy the CQE at @head out and advance the CQ past it.
+	void take_cqe(unsigned head, cqe &out) noexcept
 	{
-		return b.n == batch_size || (IO_URING_READ_ONCE(*ring_.sq.kflags) &
-		                             (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN));
+		const bool big = ring_.flags & IORING_SETUP_CQE32;
+		const io_uring_cqe *c = &ring_.cq.cqes[(head & ring_.cq.ring_mask) << big];
+		out.user_data = c->user_data;
+		out.res = c->res;
+		out.flags = c->flags;
+		if (big) {
+			out.big[0] = c->big_cqe[0];
+			out.big[1] = c->big_cqe[1];
+		}
+		io_uring_smp_store_release(ring_.cq.khead, head + 1);
+		stats_.cqes++;
 	}
 
 	// Copy every available CQE out to pending_ and advance the CQ (when
 	// taking an SQE finds the SQ full: nothing is dispatched here).
 	void reap()
 	{
-		cqe_batch b;
-		while (copy_out(b)) {
-			for (unsigned i = 0; i < b.n; i++)
-				pending_.push(b[i]);
-			if (!more_cqes(b))
-				return;
+		bool flushed = false;
+		for (;;) {
+			unsigned head = *ring_.cq.khead;
+			unsigned tail = io_uring_smp_load_acquire(ring_.cq.ktail);
+			if (head == tail) {
+				if (flushed || !cq_held_back())
+					return;
+				io_uring_get_events(&ring_);
+				flushed = true;
+				continue;
+			}
+			for (; head != tail; head++) {
+				cqe c;
+				take_cqe(head, c);
+				pending_.push(c);
+			}
 		}
 	}
 
-	// The loop's reap: copy a batch out, then dispatch the copies, with
-	// no queue between CQ and completion. A completion may take SQEs, and
-	// a full SQ then reaps into pending_ (reap()): those CQEs come after
-	// this batch's, so a batch that left some in pending_ ends the turn's
-	// reaping, and step() dispatches them next, in CQ order.
+	// The loop's reap: each CQE dispatched as it is taken. A completion
+	// may take SQEs, and a full SQ then reaps the rest into pending_
+	// (reap()): the turn's reaping ends there, and step() dispatches
+	// them next, in CQ order. A completion that throws leaves the CQEs
+	// after its own in the CQ, for the next turn.
 	void reap_and_dispatch()
 	{
-		cqe_batch b;
-		while (copy_out(b)) {
-			for (unsigned i = 0; i < b.n; i++) {
-				try {
-					dispatch(b[i]);
-				} catch (...) {
-					// the rest wait in pending_, as reap() leaves them
-					while (++i < b.n)
-						pending_.push(b[i]);
-					throw;
-				}
+		bool flushed = false;
+		for (;;) {
+			unsigned head = *ring_.cq.khead;
+			unsigned tail = io_uring_smp_load_acquire(ring_.cq.ktail);
+			if (head == tail) {
+				if (flushed || !cq_held_back())
+					return;
+				io_uring_get_events(&ring_);
+				flushed = true;
+				continue;
 			}
-			if (!pending_.empty() || !more_cqes(b))
-				return;
+			do {
+				cqe c;
+				take_cqe(head, c);
+				dispatch(c);
+				if (!pending_.empty())
+					return;
+				head = *ring_.cq.khead;
+			} while (head != tail);
 		}
 	}
 

@@ -37,6 +37,14 @@ inline thread_local unsigned teardown_depth = 0;
 	std::abort();
 }
 
+[[noreturn]] inline void die_outlived_ring() noexcept
+{
+	std::fputs("zcuring: an awaitable given .stop_with() outlived its ring (see the "
+	           "lifetime rules in zcuring/ring.hpp)\n",
+	           stderr);
+	std::abort();
+}
+
 struct promise_base {
 	// Marks the task started when it first runs.
 	struct initial_awaiter {

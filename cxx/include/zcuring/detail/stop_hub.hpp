@@ -10,14 +10,23 @@
 // scope's), so the ring keeps a small table of tokens, each with one
 // registered callback and an intrusive list of the awaitables that watch
 // it: watching and unwatching are a compare and two links. A token that
-// finds no room (every entry has watchers of other tokens) makes the
-// awaitable register its own callback, as before.
+// finds no room (every entry pinned by awaitables of other tokens) makes
+// the awaitable keep a copy of it and register its own callback.
+//
+// An awaitable pins its token's entry when .stop_with() is called (a
+// compare and an increment: no copy of the token, no atomic operation)
+// and unpins it when it is destroyed; an entry is reused for another
+// token only when nothing pins it. Whether the token is stopped is then
+// the entry's flag, which its callback sets.
 //
 // Rules (ring.hpp rule 6): stop requests come from the ring's thread, so
 // the lists need no lock. A callback never resumes anyone and never
 // unlinks a watcher (op_control::on_stop), so the walk in fire() is safe.
-// An entry whose list is empty keeps its callback (and so the stop
-// state) until the entry is reused or the ring is destroyed.
+// An entry nothing pins keeps its callback (and so the stop state) until
+// the entry is reused or the ring is destroyed. A pin that outlives the
+// ring is an awaitable that outlived its ring: the ring's destructor
+// terminates the program with a message rather than leave it a dangling
+// pointer (ring.hpp, lifetime rule 4).
 #pragma once
 
 #include <array>
@@ -44,8 +53,12 @@ struct stop_link {
 };
 
 class stop_hub {
+	struct entry;
+
 public:
 	static constexpr std::size_t entries = 8;
+	// A pinned entry: the token an awaitable watches.
+	using pin_t = entry *;
 
 	stop_hub() noexcept
 	{
@@ -56,17 +69,35 @@ public:
 	stop_hub &operator=(const stop_hub &) = delete;
 	~stop_hub() { detach_all(); }
 
-	// Link @l (its on_stop set) to stop token @t, whose stop_possible()
-	// is true: l.on_stop runs when @t is stopped, at once if it already
-	// is. False if the table has no room: the caller watches @t itself.
-	bool watch(const std::stop_token &t, stop_link &l) noexcept
+	// The entry of stop token @t (whose stop_possible() is true), pinned
+	// until unpin(); null if the table has no room: the caller then
+	// keeps a copy of @t and watches it itself.
+	pin_t pin(const std::stop_token &t) noexcept
 	{
-		// The token of the last watch, most often: inline.
+		// The token of the last pin, most often: inline.
 		if (last_->token == t && last_->cb) [[likely]] {
-			last_->add(l);
-			return true;
+			last_->pins++;
+			return last_;
 		}
-		return watch_other(t, l);
+		return pin_other(t);
+	}
+	static void unpin(pin_t e) noexcept { e->pins--; }
+
+	// The pinned token is stopped.
+	static bool stopped(pin_t e) noexcept { return e->fired; }
+
+	// Link @l (its on_stop set) to pinned entry @e: l.on_stop runs when
+	// the token is stopped, at once if it already is. stop_link::unlink()
+	// ends the watch.
+	static void watch(pin_t e, stop_link &l) noexcept { e->add(l); }
+
+	// Pins that are left.
+	std::size_t pinned() const noexcept
+	{
+		std::size_t n = 0;
+		for (auto &e : table_)
+			n += e.pins;
+		return n;
 	}
 
 	// The ring is going: awaitables that outlive it find themselves
@@ -83,31 +114,31 @@ public:
 	}
 
 private:
-	[[gnu::noinline]] bool watch_other(const std::stop_token &t, stop_link &l) noexcept
+	[[gnu::noinline]] pin_t pin_other(const std::stop_token &t) noexcept
 	{
 		entry *spare = nullptr;
 		for (auto &e : table_) {
 			if (e.token == t && e.cb) {
 				last_ = &e;
-				e.add(l);
-				return true;
+				e.pins++;
+				return &e;
 			}
-			if (!spare && e.empty())
+			if (!spare && !e.pins)
 				spare = &e;
 		}
 		if (!spare)
-			return false;
+			return nullptr;
+		// Unpinned, so nothing is linked to it either.
 		spare->cb.reset();
 		spare->fired = false;
 		spare->token = t;
-		spare->link(l);
+		spare->pins = 1;
 		last_ = spare;
-		// Runs fire() (and so l.on_stop) at once if @t is stopped.
+		// Runs fire() at once if @t is stopped already.
 		spare->cb.emplace(t, fire{spare});
-		return true;
+		return spare;
 	}
 
-	struct entry;
 	struct fire {
 		entry *e;
 		void operator()() const noexcept
@@ -124,22 +155,19 @@ private:
 		stop_link head;
 		std::stop_token token;
 		std::optional<std::stop_callback<fire>> cb;
-		bool fired = false; // the callback ran: the token is stopped
+		std::size_t pins = 0; // awaitables that hold this entry
+		bool fired = false;   // the callback ran: the token is stopped
 
 		bool empty() const noexcept { return head.next == &head; }
 		// Link @l to an entry whose callback is registered.
 		void add(stop_link &l) noexcept
 		{
-			link(l);
-			if (fired) // the callback ran before @l came
-				l.on_stop(&l);
-		}
-		void link(stop_link &l) noexcept
-		{
 			l.prev = &head;
 			l.next = head.next;
 			head.next->prev = &l;
 			head.next = &l;
+			if (fired) // the callback ran before @l came
+				l.on_stop(&l);
 		}
 	};
 
