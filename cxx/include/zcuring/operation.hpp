@@ -226,20 +226,24 @@ private:
 
 	// A request with a timeout or a stop: count the CQEs to come, link
 	// the timeout, watch the token.
-	[[gnu::noinline]] void guard_request(io_uring_sqe *s, std::uint64_t ud) noexcept
+	void guard_request(io_uring_sqe *s, std::uint64_t ud) noexcept
 	{
 		on_cqe = &op_control::on_cqe_;
 		target_ = ud;
 		target_live_ = true;
 		pending_ = 1;
-		if (has_timeout_) {
-			s->flags |= IOSQE_IO_LINK;
-			io_uring_sqe *t = io_uring_get_sqe(ring_->native());
-			io_uring_prep_link_timeout(t, &ts_, 0);
-			io_uring_sqe_set_data64(t, encode(this, tag_aux));
-			pending_++;
-		}
+		if (has_timeout_) [[unlikely]]
+			link_timeout(s);
 		watch_stop();
+	}
+
+	[[gnu::noinline]] void link_timeout(io_uring_sqe *s) noexcept
+	{
+		s->flags |= IOSQE_IO_LINK;
+		io_uring_sqe *t = io_uring_get_sqe(ring_->native());
+		io_uring_prep_link_timeout(t, &ts_, 0);
+		io_uring_sqe_set_data64(t, encode(this, tag_aux));
+		pending_++;
 	}
 
 	void init_deferred() noexcept
@@ -266,8 +270,12 @@ private:
 			stop_hub::watch(pin_, l);
 			return;
 		}
-		if (!stop_.stop_possible())
-			return;
+		if (stop_.stop_possible())
+			watch_own_callback();
+	}
+
+	[[gnu::noinline]] void watch_own_callback() noexcept
+	{
 		watch_ = watch_own;
 		::new (&on_stop_.v) own_callback(stop_, canceller{this});
 	}

@@ -262,6 +262,12 @@ public:
 			throw std::system_error(errno_code(-ret), "io_uring_setup");
 		features_ = p.features;
 		flags_ = p.flags;
+		// get_sqe() takes SQEs as io_uring_get_sqe() does for this setup.
+		static_assert(sizeof(io_uring_sqe) == 64);
+		if (flags_ & (IORING_SETUP_SQPOLL | IORING_SETUP_SQE128)) {
+			io_uring_queue_exit(&ring_);
+			throw std::system_error(errno_code(EINVAL), "io_uring_setup: unexpected flags");
+		}
 		// Both are optimisations: a kernel without them (or out of
 		// RLIMIT_NOFILE for the table) still gets a working ring.
 		if (o.register_ring_fd)
@@ -317,9 +323,17 @@ public:
 	// An SQE for an operation starting now; submits a full SQ first.
 	io_uring_sqe *get_sqe()
 	{
-		io_uring_sqe *s = io_uring_get_sqe(&ring_);
-		if (!s) [[unlikely]]
+		// io_uring_get_sqe() for this ring's setup (no SQPOLL, 64-byte
+		// SQEs: the constructor checks), inline.
+		io_uring_sq &sq = ring_.sq;
+		unsigned tail = sq.sqe_tail;
+		io_uring_sqe *s;
+		if (tail + 1 - IO_URING_READ_ONCE(*sq.khead) <= sq.ring_entries) [[likely]] {
+			s = &sq.sqes[tail & sq.ring_mask];
+			sq.sqe_tail = tail + 1;
+		} else {
 			s = get_sqes(1);
+		}
 		io_uring_sqe_set_data64(s, 0);
 		return s;
 	}
@@ -565,40 +579,64 @@ private:
 		       (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
 	}
 
-	// Copy the CQE at @head out and advance the CQ past it.
-	void take_cqe(unsigned head, cqe &out) noexcept
-	{
-		const bool big = ring_.flags & IORING_SETUP_CQE32;
-		const io_uring_cqe *c = &ring_.cq.cqes[(head & ring_.cq.ring_mask) << big];
-		out.user_data = c->user_data;
-		out.res = c->res;
-		out.flags = c->flags;
-		if (big) {
-			out.big[0] = c->big_cqe[0];
-			out.big[1] = c->big_cqe[1];
+	// The CQ's shared words and entries, read once per reap into locals
+	// (completions run in between: members would be reloaded each time).
+	struct cq_view {
+		const io_uring_cqe *cqes;
+		unsigned *khead;
+		const unsigned *ktail;
+		unsigned mask;
+		bool big; // 32-byte CQEs
+
+		explicit cq_view(io_uring &r) noexcept
+		    : cqes(r.cq.cqes), khead(r.cq.khead), ktail(r.cq.ktail), mask(r.cq.ring_mask),
+		      big(r.flags & IORING_SETUP_CQE32)
+		{
 		}
-		io_uring_smp_store_release(ring_.cq.khead, head + 1);
-		stats_.cqes++;
+		unsigned head() const noexcept { return *khead; }
+		unsigned tail() const noexcept { return io_uring_smp_load_acquire(ktail); }
+		// Copy the CQE at @h out and advance the CQ past it.
+		void take(unsigned h, cqe &out) const noexcept
+		{
+			const io_uring_cqe *c = &cqes[(h & mask) << big];
+			out.user_data = c->user_data;
+			out.res = c->res;
+			out.flags = c->flags;
+			if (big) {
+				out.big[0] = c->big_cqe[0];
+				out.big[1] = c->big_cqe[1];
+			}
+			io_uring_smp_store_release(khead, h + 1);
+		}
+	};
+
+	// The CQ is empty: flush what the kernel holds back, once per reap.
+	bool refill(bool &flushed)
+	{
+		if (flushed || !cq_held_back())
+			return false;
+		io_uring_get_events(&ring_);
+		flushed = true;
+		return true;
 	}
 
 	// Copy every available CQE out to pending_ and advance the CQ (when
 	// taking an SQE finds the SQ full: nothing is dispatched here).
 	void reap()
 	{
+		const cq_view cq(ring_);
 		bool flushed = false;
 		for (;;) {
-			unsigned head = *ring_.cq.khead;
-			unsigned tail = io_uring_smp_load_acquire(ring_.cq.ktail);
+			unsigned head = cq.head(), tail = cq.tail();
 			if (head == tail) {
-				if (flushed || !cq_held_back())
-					return;
-				io_uring_get_events(&ring_);
-				flushed = true;
-				continue;
+				if (refill(flushed))
+					continue;
+				return;
 			}
 			for (; head != tail; head++) {
 				cqe c;
-				take_cqe(head, c);
+				cq.take(head, c);
+				stats_.cqes++;
 				pending_.push(c);
 			}
 		}
@@ -611,37 +649,35 @@ private:
 	// after its own in the CQ, for the next turn.
 	void reap_and_dispatch()
 	{
+		const cq_view cq(ring_);
 		bool flushed = false;
 		for (;;) {
-			unsigned head = *ring_.cq.khead;
-			unsigned tail = io_uring_smp_load_acquire(ring_.cq.ktail);
+			unsigned head = cq.head(), tail = cq.tail();
 			if (head == tail) {
-				if (flushed || !cq_held_back())
-					return;
-				io_uring_get_events(&ring_);
-				flushed = true;
-				continue;
+				if (refill(flushed))
+					continue;
+				return;
 			}
 			do {
 				cqe c;
-				take_cqe(head, c);
+				cq.take(head, c);
+				stats_.cqes++;
 				dispatch(c);
 				if (!pending_.empty())
 					return;
-				head = *ring_.cq.khead;
+				head = cq.head();
 			} while (head != tail);
 		}
 	}
 
 	void dispatch(const cqe &c)
 	{
-		if (!c.user_data)
-			return;
 		unsigned tag = c.user_data & detail::tag_mask;
-		if (tag <= detail::tag_aux) {
+		if (tag <= detail::tag_aux) [[likely]] {
 			auto *comp = reinterpret_cast<detail::completion *>(
 			        static_cast<std::uintptr_t>(c.user_data & ~detail::tag_mask));
-			comp->on_cqe(comp, c, tag);
+			if (comp) // user_data 0 (and 1) name no one
+				comp->on_cqe(comp, c, tag);
 		} else if (ext_[tag]) {
 			ext_[tag]->on_cqe(c);
 		}
