@@ -304,3 +304,41 @@ TEST_CASE("stop_with: a token stopped before the awaitable is built", "[cancel][
 	}());
 	REQUIRE(r.stats().cqes == 0); // nothing went to the kernel
 }
+
+// With every entry pinned, .stop_with() keeps a copy of the token (and
+// the awaitable registers its own callback when it starts); the copy
+// moves with the awaitable, and a stop still reaches it.
+TEST_CASE("stop_with: a full table makes the awaitable keep the token, which moves with it",
+          "[cancel][stop_hub]")
+{
+	ring r;
+	auto p = zctest::make_pipe();
+	std::vector<std::stop_source> src(detail::stop_hub::entries);
+	std::stop_source extra, late;
+	r.run([&]() -> task<void> {
+		std::byte b[1];
+		using op_t = decltype(async_read(r, 0, b, 0));
+		std::vector<op_t> pins;
+		pins.reserve(src.size());
+		for (auto &s : src) // unstarted awaitables pin every entry
+			pins.push_back(async_read(r, p.rd.get(), b, 0).stop_with(s.get_token()));
+		auto a = async_read(r, p.rd.get(), b, 0).stop_with(extra.get_token());
+		auto moved = std::move(a);
+		extra.request_stop();
+		auto n = co_await std::move(moved); // stopped before the start
+		REQUIRE(n.error() == std::errc::operation_canceled);
+
+		auto c = async_read(r, p.rd.get(), b, 0).stop_with(late.get_token());
+		auto c2 = std::move(c);
+		auto stopper = [&]() -> task<void> {
+			(void)co_await async_nop(r);
+			late.request_stop();
+		};
+		task_scope scope(r);
+		scope.spawn(stopper());
+		auto m = co_await std::move(c2); // stopped in the kernel
+		REQUIRE(m.error() == std::errc::operation_canceled);
+		co_await scope.join();
+	}());
+	REQUIRE(r.stops().pinned() == 0);
+}

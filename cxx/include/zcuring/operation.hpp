@@ -58,32 +58,40 @@ protected:
 	// Movable until it starts (compilers may move an awaitable into the
 	// coroutine frame); never after, as the kernel then points at it.
 	op_control(op_control &&o) noexcept
-	    : completion(&op_control::on_cqe_lean_), ring_(o.ring_),
-	      pin_(std::exchange(o.pin_, nullptr)), stop_(std::move(o.stop_)),
-	      has_timeout_(o.has_timeout_), guarded_(o.guarded_)
+	    : completion(&op_control::on_cqe_lean_), ring_(o.ring_), has_timeout_(o.has_timeout_),
+	      guarded_(o.guarded_)
 	{
 		if (has_timeout_)
 			ts_ = o.ts_;
+		if (o.stop_src_ == src_pinned) {
+			pin_ = o.pin_;
+		} else if (o.stop_src_ == src_copied) {
+			::new (&token_.v) std::stop_token(std::move(o.token_.v));
+			o.token_.v.~stop_token();
+		}
+		stop_src_ = std::exchange(o.stop_src_, src_none);
 	}
 	[[gnu::always_inline]] ~op_control()
 	{
 		if (watch_ != watch_none)
 			unwatch();
-		if (pin_)
-			stop_hub::unpin(pin_);
+		if (stop_src_ != src_none)
+			release_stop();
 	}
 
 	// Watch @st: its entry in the ring's table of tokens, pinned (no copy
-	// of the token), or a copy when the table has no room.
+	// of the token), or a copy when the table has no room. A token with
+	// no stop state is nothing to watch.
 	[[gnu::always_inline]] void set_stop(const std::stop_token &st) noexcept
 	{
-		if (pin_ || stop_.stop_possible()) [[unlikely]]
+		if (stop_src_ != src_none) [[unlikely]]
 			drop_stop(); // watched another token before
-		if (!st.stop_possible())
+		if (st == std::stop_token{})
 			return;
 		pin_ = ring_->stops().pin(st);
-		if (!pin_)
-			stop_ = st;
+		stop_src_ = src_pinned;
+		if (!pin_) [[unlikely]]
+			copy_stop(st);
 		guarded_ = true;
 	}
 	void set_timeout(std::chrono::nanoseconds d) noexcept
@@ -96,14 +104,28 @@ protected:
 	}
 	bool stop_requested() const noexcept
 	{
-		return pin_ ? stop_hub::stopped(pin_) : stop_.stop_requested();
+		if (stop_src_ == src_pinned)
+			return stop_hub::stopped(pin_);
+		return stop_src_ == src_copied && token_.v.stop_requested();
 	}
 
+	[[gnu::always_inline]] void release_stop() noexcept
+	{
+		if (stop_src_ == src_pinned)
+			stop_hub::unpin(pin_);
+		else
+			drop_token();
+		stop_src_ = src_none;
+	}
+	[[gnu::noinline]] void drop_token() noexcept { token_.v.~stop_token(); }
+	[[gnu::noinline]] void copy_stop(const std::stop_token &st) noexcept
+	{
+		::new (&token_.v) std::stop_token(st);
+		stop_src_ = src_copied;
+	}
 	[[gnu::noinline]] void drop_stop() noexcept
 	{
-		if (pin_)
-			stop_hub::unpin(std::exchange(pin_, nullptr));
-		stop_ = {};
+		release_stop();
 		guarded_ = has_timeout_;
 	}
 
@@ -228,7 +250,7 @@ private:
 	// the timeout, watch the token.
 	void guard_request(io_uring_sqe *s, std::uint64_t ud) noexcept
 	{
-		on_cqe = &op_control::on_cqe_;
+		on_cqe = has_timeout_ ? &op_control::on_cqe_ : &op_control::on_cqe_watched_;
 		target_ = ud;
 		target_live_ = true;
 		pending_ = 1;
@@ -260,7 +282,7 @@ private:
 		// May run on_stop() at once, if a stop was requested meanwhile.
 		// The pinned entry of the ring's table (one callback per token);
 		// else a callback of our own.
-		if (pin_) {
+		if (stop_src_ == src_pinned) {
 			stop_link &l = link_.v; // trivial: watch() sets the links
 			l.owner = this;
 			l.on_stop = [](detail::stop_link *sl) noexcept {
@@ -270,14 +292,14 @@ private:
 			stop_hub::watch(pin_, l);
 			return;
 		}
-		if (stop_.stop_possible())
+		if (stop_src_ == src_copied && token_.v.stop_possible())
 			watch_own_callback();
 	}
 
 	[[gnu::noinline]] void watch_own_callback() noexcept
 	{
 		watch_ = watch_own;
-		::new (&on_stop_.v) own_callback(stop_, canceller{this});
+		::new (&on_stop_.v) own_callback(token_.v, canceller{this});
 	}
 
 	// No stop callback runs after this.
@@ -348,6 +370,19 @@ private:
 			finish();
 	}
 
+	// The CQE of a request watching a stop, without timeout: its only
+	// one unless the stop issued a cancel.
+	static void on_cqe_watched_(completion *c, const cqe &e, unsigned tag)
+	{
+		auto *self = static_cast<op_control *>(c);
+		if (self->aux_wanted_) [[unlikely]]
+			return on_cqe_(c, e, tag);
+		self->target_live_ = false;
+		self->res_ = e.res;
+		self->flags_ = e.flags;
+		self->finish();
+	}
+
 	// The CQE of a request with neither timeout nor stop: its only one.
 	static void on_cqe_lean_(completion *c, const cqe &e, unsigned)
 	{
@@ -385,15 +420,18 @@ private:
 
 	enum : std::uint8_t { watch_none, watch_hub, watch_own };
 
-	stop_hub::pin_t pin_ = nullptr; // the token's entry in the ring's table
-	std::stop_token stop_;          // the token, if the table had no room
-	lazy<own_callback> on_stop_;    // watch_own
+	enum : std::uint8_t { src_none, src_pinned, src_copied };
+
+	stop_hub::pin_t pin_;          // src_pinned: the token's entry in the ring's table
+	lazy<std::stop_token> token_;  // src_copied: the table had no room
+	lazy<own_callback> on_stop_;   // watch_own
 	lazy<stop_link> link_;       // watch_hub: in the ring's stop_hub while it waits
 	lazy<deferred> deferred_;    // once want_aux() found the SQ full
 	__kernel_timespec ts_;       // set, and read, only with has_timeout_
 	std::uint64_t target_ = 0;   // the request a cancel names
 	unsigned pending_ = 0;
 	std::uint8_t watch_ = watch_none;
+	std::uint8_t stop_src_ = src_none;
 	bool has_timeout_ = false;
 	bool guarded_ = false; // a timeout or a stop token: not the lean path
 	bool target_live_ = false; // target_ is in the kernel

@@ -69,13 +69,15 @@ public:
 	stop_hub &operator=(const stop_hub &) = delete;
 	~stop_hub() { detach_all(); }
 
-	// The entry of stop token @t (whose stop_possible() is true), pinned
-	// until unpin(); null if the table has no room: the caller then
-	// keeps a copy of @t and watches it itself.
+	// The entry of stop token @t (one with a stop state), pinned until
+	// unpin(); null if the table has no room: the caller then keeps a
+	// copy of @t and watches it itself.
 	pin_t pin(const std::stop_token &t) noexcept
 	{
-		// The token of the last pin, most often: inline.
-		if (last_->token == t && last_->cb) [[likely]] {
+		// The token of the last pin, most often: inline. An entry with
+		// a token has its callback (pin_other() sets both, detach_all()
+		// clears both).
+		if (last_->token == t) [[likely]] {
 			last_->pins++;
 			return last_;
 		}
