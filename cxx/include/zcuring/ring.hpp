@@ -620,34 +620,11 @@ private:
 		return true;
 	}
 
-	// Copy every available CQE out to pending_ and advance the CQ (when
-	// taking an SQE finds the SQ full: nothing is dispatched here).
-	void reap()
-	{
-		const cq_view cq(ring_);
-		bool flushed = false;
-		for (;;) {
-			unsigned head = cq.head(), tail = cq.tail();
-			if (head == tail) {
-				if (refill(flushed))
-					continue;
-				return;
-			}
-			for (; head != tail; head++) {
-				cqe c;
-				cq.take(head, c);
-				stats_.cqes++;
-				pending_.push(c);
-			}
-		}
-	}
-
-	// The loop's reap: each CQE dispatched as it is taken. A completion
-	// may take SQEs, and a full SQ then reaps the rest into pending_
-	// (reap()): the turn's reaping ends there, and step() dispatches
-	// them next, in CQ order. A completion that throws leaves the CQEs
-	// after its own in the CQ, for the next turn.
-	void reap_and_dispatch()
+	// Take CQEs one at a time, each copied out and the head advanced
+	// past it before @f sees it, until the CQ is empty (what the kernel
+	// held back flushed once) or @f returns false.
+	template <class F>
+	void drain_cq(F &&f)
 	{
 		const cq_view cq(ring_);
 		bool flushed = false;
@@ -662,12 +639,34 @@ private:
 				cqe c;
 				cq.take(head, c);
 				stats_.cqes++;
-				dispatch(c);
-				if (!pending_.empty())
+				if (!f(c))
 					return;
-				head = cq.head();
+				head = cq.head(); // a nested reap may have moved it
 			} while (head != tail);
 		}
+	}
+
+	// Copy every available CQE out to pending_ and advance the CQ (when
+	// taking an SQE finds the SQ full: nothing is dispatched here).
+	void reap()
+	{
+		drain_cq([this](const cqe &c) {
+			pending_.push(c);
+			return true;
+		});
+	}
+
+	// The loop's reap: each CQE dispatched as it is taken. A completion
+	// may take SQEs, and a full SQ then reaps the rest into pending_
+	// (reap()): the turn's reaping ends there, and step() dispatches
+	// them next, in CQ order. A completion that throws leaves the CQEs
+	// after its own in the CQ, for the next turn.
+	void reap_and_dispatch()
+	{
+		drain_cq([this](const cqe &c) {
+			dispatch(c);
+			return pending_.empty();
+		});
 	}
 
 	void dispatch(const cqe &c)
