@@ -283,7 +283,7 @@ private:
 		// The pinned entry of the ring's table (one callback per token);
 		// else a callback of our own.
 		if (stop_src_ == src_pinned) {
-			stop_link &l = link_.v; // trivial: watch() sets the links
+			stop_link &l = *::new (&link_.v) stop_link;
 			l.owner = this;
 			l.on_stop = [](detail::stop_link *sl) noexcept {
 				static_cast<op_control *>(sl->owner)->on_stop();

@@ -423,8 +423,12 @@ public:
 		if (pending_.empty()) {
 			if (run_deferred())
 				ran = true;
-			enter(!ran && ready_.empty());
-			reap_and_dispatch();
+			// Issuing a deferred SQE may have reaped (a full SQ):
+			// those CQEs go first, and the loop's enter can wait.
+			if (pending_.empty()) {
+				enter(!ran && ready_.empty());
+				reap_and_dispatch();
+			}
 		}
 		while (!pending_.empty())
 			dispatch(pending_.pop());
@@ -641,7 +645,11 @@ private:
 				stats_.cqes++;
 				if (!f(c))
 					return;
-				head = cq.head(); // a nested reap may have moved it
+				// A completion that ran the loop (run() from a
+				// coroutine) or reaped (a full SQ) moved the head,
+				// maybe past this tail: read both again.
+				if (cq.head() != ++head)
+					break;
 			} while (head != tail);
 		}
 	}
