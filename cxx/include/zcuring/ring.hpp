@@ -323,18 +323,9 @@ public:
 	// An SQE for an operation starting now; submits a full SQ first.
 	io_uring_sqe *get_sqe()
 	{
-		// io_uring_get_sqe() for this ring's setup (no SQPOLL, 64-byte
-		// SQEs: the constructor checks), inline.
-		io_uring_sq &sq = ring_.sq;
-		unsigned tail = sq.sqe_tail;
-		io_uring_sqe *s;
-		if (tail + 1 - IO_URING_READ_ONCE(*sq.khead) <= sq.ring_entries) [[likely]] {
-			s = &sq.sqes[tail & sq.ring_mask];
-			sq.sqe_tail = tail + 1;
-		} else {
+		io_uring_sqe *s = try_get_sqe();
+		if (!s) [[unlikely]]
 			s = get_sqes(1);
-		}
-		io_uring_sqe_set_data64(s, 0);
 		return s;
 	}
 
@@ -353,9 +344,15 @@ public:
 	// (for stop callbacks: see defer()).
 	io_uring_sqe *try_get_sqe() noexcept
 	{
-		io_uring_sqe *s = io_uring_get_sqe(&ring_);
-		if (s)
-			io_uring_sqe_set_data64(s, 0);
+		// io_uring_get_sqe() for this ring's setup (no SQPOLL, 64-byte
+		// SQEs: the constructor checks), inline.
+		io_uring_sq &sq = ring_.sq;
+		unsigned tail = sq.sqe_tail;
+		if (tail + 1 - IO_URING_READ_ONCE(*sq.khead) > sq.ring_entries) [[unlikely]]
+			return nullptr;
+		io_uring_sqe *s = &sq.sqes[tail & sq.ring_mask];
+		sq.sqe_tail = tail + 1;
+		io_uring_sqe_set_data64(s, 0);
 		return s;
 	}
 
