@@ -17,11 +17,12 @@
 # calls and the softirq work of the packets it sends (loopback delivers
 # on the sending CPU, so that includes the client socket's receive
 # processing: the same for every server).
-#   guest-echo-bench.sh BINDIR TCG_MARK OUTFILE RUNS SECONDS WARMUP CONNS IMPLS
+#   guest-echo-bench.sh BINDIR TCG_MARK OUTFILE RUNS SECONDS WARMUP CONNS IMPLS [KALLSYMS]
 # BINDIR: a CMake build dir (bench/echo/echo_server_c, echo_client and the
-# echo_server target); CONNS and IMPLS: space-separated lists.
+# echo_server target); CONNS and IMPLS: space-separated lists; KALLSYMS:
+# where to save the guest's text symbols, for a profile.
 set -eu
-bindir=$1 mark=$2 out=$3 runs=$4 secs=$5 warmup=$6 conns_list=$7 impls=$8
+bindir=$1 mark=$2 out=$3 runs=$4 secs=$5 warmup=$6 conns_list=$7 impls=$8 ksyms=${9:-}
 [ "$(nproc)" -ge 2 ] || { echo "the benchmark needs 2 vCPUs" >&2; exit 1; }
 srv_c=$bindir/bench/echo/echo_server_c
 client=$bindir/bench/echo/echo_client
@@ -30,6 +31,7 @@ for f in "$srv_c" "$client" "$srv_cxx" "$mark"; do
 	[ -x "$f" ] || { echo "$f missing" >&2; exit 1; }
 done
 : >"$out"
+[ -z "$ksyms" ] || grep ' [tT] ' /proc/kallsyms >"$ksyms"
 ns=zc-echo
 ip netns add $ns
 ip -n $ns link set lo up

@@ -10,20 +10,12 @@ guest's /proc/kallsyms, per path, mode and size of a benchmark run
 reads DIR/profile.txt, DIR/kallsyms.txt, DIR/runs.txt, DIR/insn-counts.txt;
 --per: per byte (the default, from each run's bytes=) or per send
 (sends=)."""
-import bisect
 import os
 import sys
 from collections import defaultdict
 
-
-def load_syms(path):
-    syms = []
-    for line in open(path):
-        f = line.split()
-        if len(f) >= 3 and f[1] in "tTwW":
-            syms.append((int(f[0], 16), f[2]))
-    syms.sort()
-    return [a for a, _ in syms], [n for _, n in syms]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tcg_counts import parse_runs, profile_by_symbol  # noqa: E402
 
 
 def main():
@@ -36,36 +28,11 @@ def main():
     unit = "insn/B" if per == "bytes" else "insn/send"
     d = args[0]
     top = int(args[1]) if len(args) > 1 else 25
-    addrs, names = load_syms(os.path.join(d, "kallsyms.txt"))
-    runs = [dict(f.split("=", 1) for f in l.split() if "=" in f)
-            for l in open(os.path.join(d, "runs.txt")) if "mode=" in l]
-    # stop markers' sequence numbers, one a run in order
-    stops = [int(l.split()[1]) for l in open(os.path.join(d, "insn-counts.txt"))
-             if l.startswith("mark ") and l.split()[2] == "stop"]
-    if len(stops) != len(runs):
-        sys.exit(f"{len(runs)} runs, {len(stops)} stop markers")
-    kind_of = {seq: (r.get("proto", ""), int(r["size"]), r["mode"], int(r[per]))
-               for seq, r in zip(stops, runs)}
-    prof = defaultdict(lambda: defaultdict(int))  # kind -> sym -> insns
     nbytes = defaultdict(int)
-    kind = None
-    for line in open(os.path.join(d, "profile.txt")):
-        f = line.split()
-        if f[0] == "section":
-            k = kind_of.get(int(f[1]))
-            kind = k[:3] if k else None
-            if k:
-                nbytes[kind] += k[3]
-            continue
-        if kind is None:
-            continue
-        a, n = int(f[0], 16), int(f[1])
-        if a < 1 << 47:
-            sym = "[user space]"
-        else:
-            i = bisect.bisect_right(addrs, a) - 1
-            sym = names[i] if i >= 0 else "[kernel ?]"
-        prof[kind][sym] += n
+    for r in parse_runs(os.path.join(d, "runs.txt")):
+        nbytes[(r.get("proto", ""), int(r["size"]), r["mode"])] += int(r[per])
+    prof = profile_by_symbol(
+        d, lambda r: (r.get("proto", ""), int(r["size"]), r["mode"]))
     what = "reads" if per == "bytes" else "sends"
     for k in sorted(prof):
         tot = sum(prof[k].values())

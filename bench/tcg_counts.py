@@ -48,5 +48,54 @@ def runs_with_marks(runs_path, marks_path, kernel=False):
     return list(zip(runs, groups))
 
 
+def load_syms(path):
+    """A guest's text symbols (its /proc/kallsyms, t/T/w/W lines): sorted
+    addresses and their names."""
+    syms = []
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 3 and f[1] in "tTwW":
+            syms.append((int(f[0], 16), f[2]))
+    syms.sort()
+    return [a for a, _ in syms], [n for _, n in syms]
+
+
+def profile_by_symbol(d, kind_of_run):
+    """The tcg_insn plugin's profile (DIR/profile.txt: instructions by
+    translation block between each start and stop marker) by kernel
+    function, user space as one "[user space]", summed over the runs of a
+    kind: {kind: {symbol: instructions}}. DIR/runs.txt and
+    DIR/insn-counts.txt pair the profile's sections with the runs (a
+    section is named by its stop marker); kind_of_run(run) gives a run's
+    kind, or None to leave it out. DIR/kallsyms.txt: the guest's symbols."""
+    import bisect
+    import os
+    from collections import defaultdict
+    addrs, names = load_syms(os.path.join(d, "kallsyms.txt"))
+    runs = parse_runs(os.path.join(d, "runs.txt"))
+    stops = [int(l.split()[1]) for l in open(os.path.join(d, "insn-counts.txt"))
+             if l.startswith("mark ") and l.split()[2] == "stop"]
+    if len(stops) != len(runs):
+        raise SystemExit(f"{len(runs)} runs, {len(stops)} stop markers")
+    kind_of = {seq: kind_of_run(r) for seq, r in zip(stops, runs)}
+    prof = defaultdict(lambda: defaultdict(int))
+    kind = None
+    for line in open(os.path.join(d, "profile.txt")):
+        f = line.split()
+        if f[0] == "section":
+            kind = kind_of.get(int(f[1]))
+            continue
+        if kind is None:
+            continue
+        a, n = int(f[0], 16), int(f[1])
+        if a < 1 << 47:
+            sym = "[user space]"
+        else:
+            i = bisect.bisect_right(addrs, a) - 1
+            sym = names[i] if i >= 0 else "[kernel ?]"
+        prof[kind][sym] += n
+    return prof
+
+
 def read_env(path):
     return dict(line.rstrip("\n").split("=", 1) for line in open(path) if "=" in line)
