@@ -31,7 +31,7 @@ for f in "$srv_c" "$client" "$srv_cxx" "$mark"; do
 	[ -x "$f" ] || { echo "$f missing" >&2; exit 1; }
 done
 : >"$out"
-[ -z "$ksyms" ] || grep ' [tT] ' /proc/kallsyms >"$ksyms"
+[ -z "$ksyms" ] || grep ' [tTwW] ' /proc/kallsyms >"$ksyms"
 ns=zc-echo
 ip netns add $ns
 ip -n $ns link set lo up

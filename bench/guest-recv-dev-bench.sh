@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : >"$out"
 
 zc_e1000e_up
-[ -z "$ksyms" ] || grep ' [tT] ' /proc/kallsyms >"$ksyms"
+[ -z "$ksyms" ] || grep ' [tTwW] ' /proc/kallsyms >"$ksyms"
 nic=$(ip -o -4 addr show | awk '$4 == "10.7.0.1/24" { print $2 }')
 [ -n "$nic" ] || { echo "no NIC holds 10.7.0.1" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "the benchmark needs 2 vCPUs" >&2; exit 1; }

@@ -30,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 zc_e1000e_up
 zc_e1000e_pin_irqs 1 0
 peer_nic=$(ip -n zc-peer -o -4 addr show | awk '$4 == "10.7.0.2/24" { print $2 }')
-[ -z "$ksyms" ] || grep ' [tT] ' /proc/kallsyms >"$ksyms"
+[ -z "$ksyms" ] || grep ' [tTwW] ' /proc/kallsyms >"$ksyms"
 ip netns add zc-d
 ip -n zc-d link set lo up
 ip -n zc-d link add dummy0 type dummy

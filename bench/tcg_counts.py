@@ -80,10 +80,17 @@ def profile_by_symbol(d, kind_of_run):
     kind_of = {seq: kind_of_run(r) for seq, r in zip(stops, runs)}
     prof = defaultdict(lambda: defaultdict(int))
     kind = None
+    seen = set()
     for line in open(os.path.join(d, "profile.txt")):
         f = line.split()
         if f[0] == "section":
-            kind = kind_of.get(int(f[1]))
+            # the plugin writes one at every stop marker, no others
+            seq = int(f[1])
+            if seq not in kind_of or seq in seen:
+                raise SystemExit(f"profile section {seq} names no run's stop marker "
+                                 "(or comes twice)")
+            seen.add(seq)
+            kind = kind_of[seq]
             continue
         if kind is None:
             continue
@@ -94,6 +101,9 @@ def profile_by_symbol(d, kind_of_run):
             i = bisect.bisect_right(addrs, a) - 1
             sym = names[i] if i >= 0 else "[kernel ?]"
         prof[kind][sym] += n
+    if seen != set(stops):
+        raise SystemExit(f"the profile has no section for stop markers "
+                         f"{sorted(set(stops) - seen)}: a truncated profile.txt?")
     return prof
 
 

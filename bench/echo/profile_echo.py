@@ -23,8 +23,10 @@ from tcg_counts import parse_runs, profile_by_symbol  # noqa: E402
 SERVERS = [("c", "C"), ("cxx", "C++"), ("cxx_plain", "C++ plain")]
 # A file's lookup and reference by descriptor: what a direct descriptor
 # (io_file_get_fixed) and a registered ring fd (io_uring_enter) skip.
-FILE_LOOKUP = re.compile(r"^(__)?(fget|fdget|fput|__fget|__fdget|fget_light|__fget_light"
-                         r"|__fget_files|io_file_get_normal|io_file_get_fixed|fput_many)")
+# Whole names (GCC's .isra/.constprop clones included); not __fput, the
+# last reference's release at close.
+FILE_LOOKUP = re.compile(r"^(fget|__fget_light|__fget_files|__fget|__fdget|fput|fput_many"
+                         r"|io_file_get_normal|io_file_get_fixed)(\.\w+)*$")
 
 
 def main():
@@ -35,10 +37,14 @@ def main():
     reqs = defaultdict(int)
     for r in parse_runs(os.path.join(d, "runs.txt")):
         reqs[(int(r["conns"]), r["mode"])] += int(r["requests"])
+    if not all(reqs.values()):
+        sys.exit("a run completed no request")
     prof = profile_by_symbol(d, lambda r: (int(r["conns"]), r["mode"]))
     servers = [(m, name) for m, name in SERVERS if any(k[1] == m for k in prof)]
-    if not any(m == "c" for m, _ in servers):
-        sys.exit("no C server in the profile: nothing to compare with")
+    for conns in {k[0] for k in prof}:
+        if (conns, "c") not in prof or len([k for k in prof if k[0] == conns]) < 2:
+            sys.exit(f"{conns} connections: the profile needs the C server and another "
+                     "to compare")
     n_rounds = max(int(r["run"]) for r in parse_runs(os.path.join(d, "runs.txt")))
     print("# Echo servers by kernel function: instructions per request on vCPU 1\n")
     print(f"The server's vCPU over each run's measuring window, {n_rounds} rounds "
