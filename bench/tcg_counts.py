@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """What the benchmark summaries share: the guests' result lines and the
 tcg_insn plugin's marker file (bench/tcg-insn/tcg_insn.c)."""
+import bisect
+import os
+from collections import defaultdict
 
 
 def parse_runs(path):
@@ -68,9 +71,6 @@ def profile_by_symbol(d, kind_of_run):
     DIR/insn-counts.txt pair the profile's sections with the runs (a
     section is named by its stop marker); kind_of_run(run) gives a run's
     kind, or None to leave it out. DIR/kallsyms.txt: the guest's symbols."""
-    import bisect
-    import os
-    from collections import defaultdict
     addrs, names = load_syms(os.path.join(d, "kallsyms.txt"))
     runs = parse_runs(os.path.join(d, "runs.txt"))
     stops = [int(l.split()[1]) for l in open(os.path.join(d, "insn-counts.txt"))

@@ -34,8 +34,9 @@ def main():
         sys.exit(__doc__)
     d = sys.argv[1]
     top = int(sys.argv[2]) if len(sys.argv) == 3 else 20
+    runs = parse_runs(os.path.join(d, "runs.txt"))
     reqs = defaultdict(int)
-    for r in parse_runs(os.path.join(d, "runs.txt")):
+    for r in runs:
         reqs[(int(r["conns"]), r["mode"])] += int(r["requests"])
     if not all(reqs.values()):
         sys.exit("a run completed no request")
@@ -45,7 +46,7 @@ def main():
         if (conns, "c") not in prof or len([k for k in prof if k[0] == conns]) < 2:
             sys.exit(f"{conns} connections: the profile needs the C server and another "
                      "to compare")
-    n_rounds = max(int(r["run"]) for r in parse_runs(os.path.join(d, "runs.txt")))
+    n_rounds = max(int(r["run"]) for r in runs)
     print("# Echo servers by kernel function: instructions per request on vCPU 1\n")
     print(f"The server's vCPU over each run's measuring window, {n_rounds} rounds "
           "summed, divided by the requests of those windows. *user space* is "
