@@ -167,6 +167,7 @@ protected:
 	void wait_started(std::coroutine_handle<> h)
 	{
 		on_cqe = &op_control::on_cqe_;
+		pending_ = 0;
 		if (has_timeout_) {
 			io_uring_sqe *s = ring_->get_sqe();
 			io_uring_prep_timeout(s, &ts_, 0, 0);
@@ -224,10 +225,12 @@ protected:
 
 	ring &owner() const noexcept { return *ring_; }
 
+	// Written when the awaitable starts, or completes: not by the
+	// constructors, which run for every operation (each store counts).
 	ring *ring_;
 	std::coroutine_handle<> waiter_;
-	int res_ = 0;
-	std::uint32_t flags_ = 0;
+	int res_;
+	std::uint32_t flags_;
 
 private:
 	struct canceller {
@@ -428,8 +431,8 @@ private:
 	lazy<stop_link> link_;       // watch_hub: in the ring's stop_hub while it waits
 	lazy<deferred> deferred_;    // once want_aux() found the SQ full
 	__kernel_timespec ts_;       // set, and read, only with has_timeout_
-	std::uint64_t target_ = 0;   // the request a cancel names
-	unsigned pending_ = 0;
+	std::uint64_t target_;       // the request a cancel names (target_live_)
+	unsigned pending_;           // CQEs (and a cancel) still to come, once guarded
 	std::uint8_t watch_ = watch_none;
 	std::uint8_t stop_src_ = src_none;
 	bool has_timeout_ = false;
@@ -508,6 +511,7 @@ public:
 	{
 		if (this->stop_requested()) {
 			this->res_ = -ECANCELED;
+			this->flags_ = 0;
 			return true;
 		}
 		return false;

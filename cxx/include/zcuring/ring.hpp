@@ -64,6 +64,7 @@
 
 #include <zcuring/detail/fifo.hpp>
 #include <zcuring/detail/stop_hub.hpp>
+#include <zcuring/detail/syscall.hpp>
 #include <zcuring/result.hpp>
 #include <zcuring/task.hpp>
 
@@ -272,6 +273,14 @@ public:
 		// RLIMIT_NOFILE for the table) still gets a working ring.
 		if (o.register_ring_fd)
 			ring_fd_registered_ = io_uring_register_ring_fd(&ring_) == 1;
+		// enter() enters by ring_.enter_ring_fd: the registered index
+		// once registered.
+		enter_flags_ = IORING_ENTER_GETEVENTS |
+		               (ring_fd_registered_ ? IORING_ENTER_REGISTERED_RING : 0u);
+		// enter() submits SQE i as SQ array entry i, as liburing (2.2
+		// on) sets the array up: set it so whatever the version.
+		for (unsigned i = 0; i < ring_.sq.ring_entries; i++)
+			ring_.sq.array[i] = i;
 		if (o.fixed_files)
 			fixed_files_ = register_sparse_files(o.fixed_files);
 	}
@@ -553,15 +562,26 @@ private:
 		}
 	}
 
+	// The loop's io_uring_enter: what io_uring_submit_and_wait(1) (or
+	// io_uring_submit_and_get_events()) does for this ring's setup, inline
+	// (the SQ array is the identity and there is no SQPOLL: the
+	// constructor sees to both). liburing's generic path costs about 25
+	// instructions more a call, and the loop enters once or twice a
+	// request at low load.
 	void enter(bool wait)
 	{
-		int ret;
-		if (wait)
-			ret = io_uring_submit_and_wait(&ring_, 1);
-		else if (io_uring_sq_ready(&ring_) || (flags_ & IORING_SETUP_DEFER_TASKRUN))
-			ret = io_uring_submit_and_get_events(&ring_);
-		else
+		io_uring_sq &sq = ring_.sq;
+		unsigned tail = sq.sqe_tail;
+		if (sq.sqe_head != tail) {
+			sq.sqe_head = tail;
+			// The SQEs are written before the kernel sees the tail.
+			io_uring_smp_store_release(sq.ktail, tail);
+		}
+		// The kernel moves the head only inside io_uring_enter.
+		unsigned n = tail - *sq.khead;
+		if (!wait && !n && !(flags_ & IORING_SETUP_DEFER_TASKRUN))
 			return;
+		int ret = detail::sys_io_uring_enter(ring_.enter_ring_fd, n, wait, enter_flags_);
 		stats_.enters++;
 		if (ret >= 0) [[likely]]
 			return;
@@ -625,17 +645,21 @@ private:
 
 	// Take CQEs one at a time, each copied out and the head advanced
 	// past it before @f sees it, until the CQ is empty (what the kernel
-	// held back flushed once) or @f returns false.
+	// held back flushed once). With @Dispatching (the loop's reap), also
+	// stop once a completion has reaped the rest into pending_ (a full
+	// SQ): step() dispatches those next, in CQ order. A completion that
+	// throws leaves the CQEs after its own in the CQ, for the next turn.
 	// Inline: the loop's reap is most of a turn's own work, and called it
 	// costs a frame and the CQ's words loaded again (about 35
 	// instructions a turn).
-	template <class F>
+	template <bool Dispatching, class F>
 	[[gnu::always_inline]] void drain_cq(F &&f)
 	{
 		const cq_view cq(ring_);
 		bool flushed = false;
+		unsigned head = cq.head();
 		for (;;) {
-			unsigned head = cq.head(), tail = cq.tail();
+			unsigned tail = cq.tail();
 			if (head == tail) {
 				if (refill(flushed))
 					continue;
@@ -645,13 +669,17 @@ private:
 				cqe c;
 				cq.take(head, c);
 				stats_.cqes++;
-				if (!f(c))
-					return;
-				// A completion that ran the loop (run() from a
-				// coroutine) or reaped (a full SQ) moved the head,
-				// maybe past this tail: read both again.
-				if (cq.head() != ++head)
+				f(c);
+				// Only a completion that ran the loop (run() from
+				// a coroutine) or reaped (a full SQ) moves the head:
+				// maybe past this tail, so read both again. Only a
+				// reap fills pending_, so it is looked at only here.
+				if (cq.head() != ++head) [[unlikely]] {
+					if (Dispatching && !pending_.empty())
+						return;
+					head = cq.head();
 					break;
+				}
 			} while (head != tail);
 		}
 	}
@@ -660,23 +688,13 @@ private:
 	// taking an SQE finds the SQ full: nothing is dispatched here).
 	void reap()
 	{
-		drain_cq([this](const cqe &c) {
-			pending_.push(c);
-			return true;
-		});
+		drain_cq<false>([this](const cqe &c) { pending_.push(c); });
 	}
 
-	// The loop's reap: each CQE dispatched as it is taken. A completion
-	// may take SQEs, and a full SQ then reaps the rest into pending_
-	// (reap()): the turn's reaping ends there, and step() dispatches
-	// them next, in CQ order. A completion that throws leaves the CQEs
-	// after its own in the CQ, for the next turn.
+	// The loop's reap: each CQE dispatched as it is taken.
 	[[gnu::always_inline]] void reap_and_dispatch()
 	{
-		drain_cq([this](const cqe &c) {
-			dispatch(c);
-			return pending_.empty();
-		});
+		drain_cq<true>([this](const cqe &c) { dispatch(c); });
 	}
 
 	void dispatch(const cqe &c)
@@ -699,6 +717,7 @@ private:
 	bool ring_fd_registered_ = false;
 	unsigned fixed_files_ = 0;
 	std::uint32_t flags_ = 0;
+	unsigned enter_flags_ = IORING_ENTER_GETEVENTS; // enter()'s
 	detail::fifo<std::coroutine_handle<>> ready_{64};
 	detail::fifo<cqe> pending_{256};
 	std::size_t live_ = 0;
