@@ -229,6 +229,51 @@ TEST_CASE("a ring registers its own fd and a table of direct descriptors", "[net
 	REQUIRE(plain.fixed_files() == 0);
 }
 
+// The loop enters the kernel itself (ring::enter): by the registered
+// index or by the fd, with and without DEFER_TASKRUN. A read that must
+// wait in the kernel, a write that completes it, and a batch of nops
+// queued from one turn: each is submitted, waited for and reaped.
+TEST_CASE("the loop's io_uring_enter submits and waits in every ring set-up", "[net][fixed]")
+{
+	for (bool reg : {true, false}) {
+		for (bool defer : {true, false}) {
+			CAPTURE(reg, defer);
+			ring r({.defer_taskrun = defer, .register_ring_fd = reg});
+			REQUIRE(r.ring_fd_registered() == reg);
+			int p[2];
+			REQUIRE(::pipe(p) == 0);
+			std::array<std::byte, 5> in{}, out{std::byte{1}, std::byte{2}, std::byte{3},
+			                                  std::byte{4}, std::byte{5}};
+			auto reader = [&]() -> task<std::size_t> {
+				auto n = co_await async_read(r, p[0], in, 0);
+				co_return n ? *n : 0;
+			};
+			auto writer = [&]() -> task<int> {
+				int ok = 0;
+				for (int i = 0; i < 3; i++) // the reader waits meanwhile
+					ok += bool(co_await async_nop(r));
+				auto n = co_await async_write(r, p[1], out, 0);
+				co_return n && *n == out.size() ? ok : -1;
+			};
+			auto rd = r.spawn(reader());
+			auto wr = r.spawn(writer());
+			auto before = r.stats().enters;
+			auto both = [&]() -> task<std::pair<std::size_t, int>> {
+				auto n = co_await std::move(rd);
+				auto w = co_await std::move(wr);
+				co_return std::pair{n, w};
+			};
+			auto [n, w] = r.run(both());
+			REQUIRE(n == in.size());
+			REQUIRE(in == out);
+			REQUIRE(w == 3);
+			REQUIRE(r.stats().enters > before);
+			::close(p[0]);
+			::close(p[1]);
+		}
+	}
+}
+
 namespace {
 
 // In a child (limits cannot be undone): the table a ring gets under a

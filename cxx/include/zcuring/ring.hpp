@@ -277,10 +277,6 @@ public:
 		// once registered.
 		enter_flags_ = IORING_ENTER_GETEVENTS |
 		               (ring_fd_registered_ ? IORING_ENTER_REGISTERED_RING : 0u);
-		// enter() submits SQE i as SQ array entry i, as liburing (2.2
-		// on) sets the array up: set it so whatever the version.
-		for (unsigned i = 0; i < ring_.sq.ring_entries; i++)
-			ring_.sq.array[i] = i;
 		if (o.fixed_files)
 			fixed_files_ = register_sparse_files(o.fixed_files);
 	}
@@ -318,6 +314,9 @@ public:
 	// Keep @n until it unlinks itself (node_list::unlink) or the ring goes.
 	void adopt(detail::ring_node *n) noexcept { nodes_.link(n); }
 
+	// The liburing ring. Do not register or unregister its fd through
+	// it: the loop enters by the registered index when the constructor
+	// registered it (ring_fd_registered()), and by the fd otherwise.
 	io_uring *native() noexcept { return &ring_; }
 	int fd() const noexcept { return ring_.ring_fd; }
 	std::uint32_t features() const noexcept { return features_; }
@@ -563,9 +562,10 @@ private:
 	}
 
 	// The loop's io_uring_enter: what io_uring_submit_and_wait(1) (or
-	// io_uring_submit_and_get_events()) does for this ring's setup, inline
-	// (the SQ array is the identity and there is no SQPOLL: the
-	// constructor sees to both). liburing's generic path costs about 25
+	// io_uring_submit_and_get_events()) does for this ring's setup, inline:
+	// no SQPOLL (the constructor refuses it), and an SQ array that is the
+	// identity (liburing 2.3 to 2.5 set it up so at init) or none
+	// (IORING_SETUP_NO_SQARRAY, liburing 2.6 on newer kernels). liburing's generic path costs about 25
 	// instructions more a call, and the loop enters once or twice a
 	// request at low load.
 	void enter(bool wait)

@@ -30,8 +30,11 @@ inline int sys_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete,
 	             : "rcx", "r11", "memory");
 	return static_cast<int>(ret);
 #else
-	long ret = ::syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, nullptr,
-	                     _NSIG / 8);
+	// syscall() reads its variadic arguments as longs.
+	long ret = ::syscall(__NR_io_uring_enter, static_cast<long>(fd),
+	                     static_cast<unsigned long>(to_submit),
+	                     static_cast<unsigned long>(min_complete),
+	                     static_cast<unsigned long>(flags), nullptr, static_cast<long>(_NSIG / 8));
 	return ret < 0 ? -errno : static_cast<int>(ret);
 #endif
 }
