@@ -565,9 +565,9 @@ private:
 	// io_uring_submit_and_get_events()) does for this ring's setup, inline:
 	// no SQPOLL (the constructor refuses it), and an SQ array that is the
 	// identity (liburing 2.3 to 2.5 set it up so at init) or none
-	// (IORING_SETUP_NO_SQARRAY, liburing 2.6 on newer kernels). liburing's generic path costs about 25
-	// instructions more a call, and the loop enters once or twice a
-	// request at low load.
+	// (IORING_SETUP_NO_SQARRAY, liburing 2.6 on newer kernels).
+	// liburing's generic path costs about 25 instructions more a call,
+	// and the loop enters once or twice a request at low load.
 	void enter(bool wait)
 	{
 		io_uring_sq &sq = ring_.sq;
