@@ -3337,10 +3337,7 @@ static void act_return(struct world *w, struct inst *in, bool garbage_too)
 
 	if (in->jumped)
 		return;
-	/*
-	 * Every CQE posted is seen first: a chunk returned twice below must
-	 * be one no CQE names now, in the kernel's view as in ours.
-	 */
+	/* Every CQE posted is seen first: the chunks held are all we hold. */
 	reap(w, 0);
 	k = in->nheld ? between(r, 1, in->nheld) : 0;
 	for (unsigned int j = 0; j < k; j++) {
@@ -3349,30 +3346,19 @@ static void act_return(struct world *w, struct inst *in, bool garbage_too)
 		 * An armed request may still be filling the chunk (it keeps a
 		 * partly filled chunk from one issue to the next), and its
 		 * next CQE for the rest of it may come before the kernel takes
-		 * the pair: the duplicate is then that CQE's return, and the
-		 * chunk is free while user space holds the CQE. Refill entries
-		 * do not say which CQE they return (the ABI, as mainline's),
-		 * so the kernel cannot tell; Documentation/networking/iou-zcrx.rst
-		 * says so.
+		 * the duplicate: the duplicate is then that CQE's return, and
+		 * the chunk is free while user space holds the CQE. Refill
+		 * entries do not say which CQE they return (the ABI, as
+		 * mainline's), so the kernel cannot tell;
+		 * Documentation/networking/iou-zcrx.rst says so. With no
+		 * request armed no CQE can name the chunk before the kernel
+		 * takes both entries, whenever it takes them.
 		 */
-		bool dup = chance(r, 10) && in->entries >= 2 && !in->armed;
-		unsigned int i, room = in->entries < 64 ? in->entries : 64;
+		bool dup = chance(r, 10) && !in->armed;
+		unsigned int i;
 		size_t page;
 		uint64_t off;
 
-		/*
-		 * A return and its duplicate must be taken by the kernel in one
-		 * go (the receive path takes up to 64 entries at a time), and
-		 * no flush (whose task work may hand chunks out) may come
-		 * between them: both go into an emptied window, after what the
-		 * flush's task work posted has been seen.
-		 */
-		for (int t = 0; dup && t < 4 && in->tail - rq_head(in) + 2 > room; t++) {
-			rq_flush(in);
-			reap(w, 0);
-		}
-		if (dup && in->tail - rq_head(in) + 2 > room)
-			dup = false;
 		if (!in->nheld)
 			break;
 		i = below(r, in->nheld);
@@ -3380,8 +3366,8 @@ static void act_return(struct world *w, struct inst *in, bool garbage_too)
 		off = in->held[i].off;
 		give_back(in, i, r);
 		/*
-		 * The same chunk again in the same batch, now that user space
-		 * holds none of it: the kernel must ignore the extra return.
+		 * The same chunk again, now that user space holds none of
+		 * it: the kernel must ignore the extra return.
 		 */
 		if (dup && in->cnt[page] == 0) {
 			rq_put(in, off | in->areg.rq_area_token, 0, 0);

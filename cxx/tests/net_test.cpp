@@ -230,9 +230,9 @@ TEST_CASE("a ring registers its own fd and a table of direct descriptors", "[net
 }
 
 // The loop enters the kernel itself (ring::enter): by the registered
-// index or by the fd, with and without DEFER_TASKRUN. A read that must
-// wait in the kernel, a write that completes it, and a batch of nops
-// queued from one turn: each is submitted, waited for and reaped.
+// index or by the fd, with and without DEFER_TASKRUN. A read that waits
+// in the kernel while nops and then a write run beside it: each is
+// submitted, waited for and reaped.
 TEST_CASE("the loop's io_uring_enter submits and waits in every ring set-up", "[net][fixed]")
 {
 	for (bool reg : {true, false}) {
