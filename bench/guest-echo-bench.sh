@@ -9,6 +9,8 @@
 #   cxx        cxx/examples/echo_server (C++ coroutines; registered ring
 #              fd, direct descriptors)
 #   cxx_plain  the same with --files plain (neither, as the C server)
+#   cxx_stream the same as cxx with --recv stream (one multishot recv
+#              per connection into provided buffers, recv_buf.hpp)
 # The server runs on vCPU 1 and the client (bench/echo/echo_client) on
 # vCPU 0, in a network namespace of their own over loopback. The client
 # brackets its measuring window with the plugin's start/stop markers, and
@@ -52,6 +54,7 @@ one() { # IMPL CONNS RUN [SECONDS]: RUN 0 is not recorded
 	c) bin=$srv_c ;;
 	cxx) ;;
 	cxx_plain) args=(--files plain) ;;
+	cxx_stream) args=(--recv stream) ;;
 	*) echo "unknown server $impl" >&2; exit 2 ;;
 	esac
 	port=$((port + 1))

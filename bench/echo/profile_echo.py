@@ -20,7 +20,8 @@ from collections import defaultdict
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tcg_counts import parse_runs, profile_by_symbol  # noqa: E402
 
-SERVERS = [("c", "C"), ("cxx", "C++"), ("cxx_plain", "C++ plain")]
+SERVERS = [("c", "C"), ("cxx", "C++"), ("cxx_plain", "C++ plain"),
+           ("cxx_stream", "C++ stream")]
 # A file's lookup and reference by descriptor: what a direct descriptor
 # (io_file_get_fixed) and a registered ring fd (io_uring_enter) skip.
 # Whole names (GCC's .isra/.constprop clones included); not __fput, the

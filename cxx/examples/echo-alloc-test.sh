@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Host test (cxx_echo_server_allocs): the C++ echo server answers the echo
-# client for a second on each of 1 and 32 connections, allocates nothing
-# on the heap while it does (testlib/alloc_counter.cpp counts between the
+# client for a second on each of 1 and 32 connections, with a recv per
+# request and with the receive stream (--recv single|stream), allocates
+# nothing on the heap while it does (testlib/alloc_counter.cpp counts between the
 # client's SIGUSR1 and SIGUSR2), and exits 0 on SIGTERM.
 #   echo-alloc-test.sh ECHO_SERVER ECHO_CLIENT
 set -eu
@@ -10,9 +11,11 @@ srv=${1:?usage: echo-alloc-test.sh ECHO_SERVER ECHO_CLIENT} cli=${2:?}
 log=$(mktemp)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -f "$log"' EXIT
-for conns in 1 32; do
+for run in "single 1" "single 32" "stream 1" "stream 32"; do
+	set -- $run
+	recv=$1 conns=$2
 	port=$((29300 + RANDOM % 150))
-	"$srv" --port $port 2>"$log" &
+	"$srv" --port $port --recv $recv 2>"$log" &
 	pid=$!
 	ok=
 	for _ in $(seq 50); do
@@ -31,6 +34,6 @@ for conns in 1 32; do
 	wait $pid || { echo "echo_server failed:"; cat "$log"; exit 1; }
 	pid=
 	allocs=$(sed -n 's/^allocations_in_window=\([0-9]*\)$/\1/p' "$log")
-	echo "$conns connections: allocations_in_window=${allocs:-none}"
+	echo "--recv $recv, $conns connections: allocations_in_window=${allocs:-none}"
 	[ "$allocs" = 0 ] || { cat "$log"; exit 1; }
 done

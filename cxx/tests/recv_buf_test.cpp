@@ -12,6 +12,7 @@
 #include "recv_support.hpp"
 #include "support.hpp"
 #include <zcuring/features.hpp>
+#include <zcuring/net.hpp>
 #include <zcuring/receiver.hpp>
 #include <zcuring/recv_buf.hpp>
 
@@ -31,6 +32,35 @@ TEST_CASE("recv_buf: 8 MiB over loopback arrive whole, one buffer back per chunk
 	auto o = zctest::transfer(r, std::move(p.a), in, total, 1);
 	zctest::require_whole(o, in, total);
 	REQUIRE(o.biggest <= 16384);
+	REQUIRE(bufs.returned() == o.chunks);
+	REQUIRE(bufs.outstanding() == 0);
+}
+
+TEST_CASE("recv_buf: a stream from a direct descriptor (fixed_file) gets every byte",
+          "[recv_buf][fixed]")
+{
+	// The connection accepted into the ring's table of registered files
+	// (no descriptor in the process's table): the multishot recv names it
+	// by its index, with IOSQE_FIXED_FILE.
+	ring r({.entries = 64, .cq_entries = 1024, .fixed_files = 4});
+	REQUIRE(r.fixed_files() == 4);
+	buf_pool bufs(r, {.buffer_bytes = 16384, .buffers = 64});
+	auto l = tcp_listen(endpoint("127.0.0.1", 0));
+	auto at = endpoint::local_of(l.get());
+	auto client = tcp_socket(AF_INET);
+	REQUIRE(::connect(client.get(), at.data(), at.size()) == 0);
+	unique_fixed_file served;
+	r.run([&]() -> task<void> {
+		accept_direct_stream conns(r, l.get());
+		auto c = co_await conns.next();
+		REQUIRE(c);
+		served = std::move(*c);
+	}());
+	REQUIRE(served);
+	auto in = bufs.receive(served.get());
+	constexpr std::size_t total = 8 << 20;
+	auto o = zctest::transfer(r, std::move(client), in, total, 3);
+	zctest::require_whole(o, in, total);
 	REQUIRE(bufs.returned() == o.chunks);
 	REQUIRE(bufs.outstanding() == 0);
 }

@@ -102,7 +102,7 @@ protected:
 		has_timeout_ = true;
 		guarded_ = true;
 	}
-	bool stop_requested() const noexcept
+	[[gnu::always_inline]] bool stop_requested() const noexcept
 	{
 		if (stop_src_ == src_pinned)
 			return stop_hub::stopped(pin_);
@@ -133,7 +133,7 @@ protected:
 
 	// The main SQE of a request starting now (and room for its linked
 	// timeout right after it). May submit a full SQ; may throw.
-	io_uring_sqe *request_sqe()
+	[[gnu::always_inline]] io_uring_sqe *request_sqe()
 	{
 		return has_timeout_ ? ring_->get_sqes(2) : ring_->get_sqe();
 	}
@@ -217,7 +217,7 @@ protected:
 	// --- both --------------------------------------------------------
 
 	// In await_resume: no stop callback may run any more.
-	void settle() noexcept
+	[[gnu::always_inline]] void settle() noexcept
 	{
 		if (watch_ != watch_none)
 			unwatch();
@@ -251,7 +251,7 @@ private:
 
 	// A request with a timeout or a stop: count the CQEs to come, link
 	// the timeout, watch the token.
-	void guard_request(io_uring_sqe *s, std::uint64_t ud) noexcept
+	[[gnu::always_inline]] void guard_request(io_uring_sqe *s, std::uint64_t ud) noexcept
 	{
 		on_cqe = has_timeout_ ? &op_control::on_cqe_ : &op_control::on_cqe_watched_;
 		target_ = ud;
@@ -280,7 +280,7 @@ private:
 		};
 	}
 
-	void watch_stop() noexcept
+	[[gnu::always_inline]] void watch_stop() noexcept
 	{
 		// May run on_stop() at once, if a stop was requested meanwhile.
 		// The pinned entry of the ring's table (one callback per token);
@@ -455,10 +455,16 @@ private:
 template <class D>
 struct awaiter_ref {
 	D *d;
-	bool await_ready() noexcept(noexcept(d->await_ready())) { return d->await_ready(); }
+	[[gnu::always_inline]] bool await_ready() noexcept(noexcept(d->await_ready()))
+	{
+		return d->await_ready();
+	}
 	template <class H>
-	decltype(auto) await_suspend(H h) { return d->await_suspend(h); }
-	decltype(auto) await_resume() noexcept(noexcept(d->await_resume()))
+	[[gnu::always_inline]] decltype(auto) await_suspend(H h)
+	{
+		return d->await_suspend(h);
+	}
+	[[gnu::always_inline]] decltype(auto) await_resume() noexcept(noexcept(d->await_resume()))
 	{
 		return d->await_resume();
 	}
@@ -489,6 +495,10 @@ public:
 
 protected:
 	using op_control::op_control;
+	// Inline like the rest of an operation's path (the compiler may not,
+	// once a translation unit has many operations).
+	cancellable(cancellable &&) noexcept = default;
+	[[gnu::always_inline]] ~cancellable() = default;
 };
 
 } // namespace detail
@@ -506,8 +516,9 @@ class [[nodiscard]] operation : public detail::cancellable<operation<Prep, R, Co
 public:
 	operation(ring &r, Prep prep) noexcept : base(r), prep_(std::move(prep)) {}
 	operation(operation &&o) noexcept : base(std::move(o)), prep_(std::move(o.prep_)) {}
+	[[gnu::always_inline]] ~operation() = default;
 
-	bool await_ready() noexcept
+	[[gnu::always_inline]] bool await_ready() noexcept
 	{
 		if (this->stop_requested()) {
 			this->res_ = -ECANCELED;
@@ -517,14 +528,14 @@ public:
 		return false;
 	}
 
-	void await_suspend(std::coroutine_handle<> h)
+	[[gnu::always_inline]] void await_suspend(std::coroutine_handle<> h)
 	{
 		io_uring_sqe *s = this->request_sqe();
 		prep_(s);
 		this->request_started(h, s, detail::encode(this, detail::tag_main));
 	}
 
-	result<R> await_resume() noexcept
+	[[gnu::always_inline]] result<R> await_resume() noexcept
 	{
 		this->settle();
 		return Conv::convert(this->request_res(), this->flags_);

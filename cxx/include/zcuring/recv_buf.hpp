@@ -41,6 +41,7 @@
 #include <utility>
 
 #include <zcuring/errors.hpp>
+#include <zcuring/ops.hpp>
 #include <zcuring/result.hpp>
 #include <zcuring/detail/recv_stream.hpp>
 
@@ -208,7 +209,9 @@ private:
 // The multishot recv of one stream.
 class buf_rx_state final : public recv_state {
 public:
-	buf_rx_state(ring &r, buf_pool_state &p, int fd) : recv_state(r, p, ENOBUFS), p_(p), fd_(fd)
+	// @fixed: @fd is an index into the ring's registered files.
+	buf_rx_state(ring &r, buf_pool_state &p, int fd, bool fixed)
+	    : recv_state(r, p, ENOBUFS), p_(p), fd_(fd), fixed_(fixed)
 	{
 		p_.use();
 	}
@@ -229,7 +232,7 @@ protected:
 	void prep(io_uring_sqe *s) override
 	{
 		io_uring_prep_recv_multishot(s, fd_, nullptr, 0, 0);
-		s->flags |= IOSQE_BUFFER_SELECT;
+		s->flags |= IOSQE_BUFFER_SELECT | (fixed_ ? IOSQE_FIXED_FILE : 0);
 		s->buf_group = p_.group();
 	}
 
@@ -268,6 +271,7 @@ protected:
 private:
 	buf_pool_state &p_;
 	int fd_;
+	bool fixed_;
 };
 
 } // namespace detail
@@ -326,14 +330,11 @@ public:
 	buf_pool &operator=(const buf_pool &) = delete;
 	~buf_pool() { p_->unuse(); }
 
-	// Receive from stream socket @fd. Throws once the ring is gone.
-	buf_stream receive(int fd)
-	{
-		ring *r = p_->owner();
-		if (!r || r->closed())
-			throw std::system_error(errno_code(EBADF), "buf_pool::receive(): its ring is gone");
-		return buf_stream(new detail::buf_rx_state(*r, *p_, fd));
-	}
+	// Receive from stream socket @fd, or from the socket that is the
+	// ring's registered file @f (a direct descriptor, as
+	// accept_direct_stream gives). Throws once the ring is gone.
+	buf_stream receive(int fd) { return start(fd, false); }
+	buf_stream receive(fixed_file f) { return start(static_cast<int>(f.index), true); }
 
 	std::uint16_t group() const noexcept { return p_->group(); }
 	std::size_t buffer_bytes() const noexcept { return p_->buffer_bytes(); }
@@ -346,6 +347,14 @@ public:
 	std::uint64_t returned() const noexcept { return p_->returned(); }
 
 private:
+	buf_stream start(int fd, bool fixed)
+	{
+		ring *r = p_->owner();
+		if (!r || r->closed())
+			throw std::system_error(errno_code(EBADF), "buf_pool::receive(): its ring is gone");
+		return buf_stream(new detail::buf_rx_state(*r, *p_, fd, fixed));
+	}
+
 	detail::buf_pool_state *p_;
 };
 

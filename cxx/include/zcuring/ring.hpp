@@ -329,7 +329,7 @@ public:
 	bool cqe32() const noexcept { return flags_ & IORING_SETUP_CQE32; }
 
 	// An SQE for an operation starting now; submits a full SQ first.
-	io_uring_sqe *get_sqe()
+	[[gnu::always_inline]] io_uring_sqe *get_sqe()
 	{
 		io_uring_sqe *s = try_get_sqe();
 		if (!s) [[unlikely]]
@@ -350,7 +350,7 @@ public:
 
 	// An SQE if the SQ has room, else null; never submits, never throws
 	// (for stop callbacks: see defer()).
-	io_uring_sqe *try_get_sqe() noexcept
+	[[gnu::always_inline]] io_uring_sqe *try_get_sqe() noexcept
 	{
 		// io_uring_get_sqe() for this ring's setup (no SQPOLL, 64-byte
 		// SQEs: the constructor checks), inline.

@@ -44,7 +44,7 @@ struct stop_link {
 	void *owner = nullptr; // for on_stop
 
 	bool linked() const noexcept { return prev != nullptr; }
-	void unlink() noexcept
+	[[gnu::always_inline]] void unlink() noexcept
 	{
 		prev->next = next;
 		next->prev = prev;
@@ -72,7 +72,7 @@ public:
 	// The entry of stop token @t (one with a stop state), pinned until
 	// unpin(); null if the table has no room: the caller then keeps a
 	// copy of @t and watches it itself.
-	pin_t pin(const std::stop_token &t) noexcept
+	[[gnu::always_inline]] pin_t pin(const std::stop_token &t) noexcept
 	{
 		// The token of the last pin, most often: inline. An entry with
 		// a token has its callback (pin_other() sets both, detach_all()
@@ -91,7 +91,7 @@ public:
 	// Link @l (its on_stop set) to pinned entry @e: l.on_stop runs when
 	// the token is stopped, at once if it already is. stop_link::unlink()
 	// ends the watch.
-	static void watch(pin_t e, stop_link &l) noexcept { e->add(l); }
+	[[gnu::always_inline]] static void watch(pin_t e, stop_link &l) noexcept { e->add(l); }
 
 	// Pins that are left.
 	std::size_t pinned() const noexcept
@@ -162,7 +162,7 @@ private:
 
 		bool empty() const noexcept { return head.next == &head; }
 		// Link @l to an entry whose callback is registered.
-		void add(stop_link &l) noexcept
+		[[gnu::always_inline]] void add(stop_link &l) noexcept
 		{
 			l.prev = &head;
 			l.next = head.next;
