@@ -9,9 +9,11 @@ vCPU 1's count between the client's start and stop markers (its measuring
 window) divided by the requests completed in it; user space is that count
 less the kernel's ("kmark" lines). Goal (issue 15): the C++ server's
 (default options) instructions per request no more than the plain-C
-server's, judged on the rounds' paired ratios (each round runs every server once, one after the
-other, so a pair shares the machine's state): their median at most 1.00x;
-0 heap allocations in the windows."""
+server's, judged on the rounds' paired ratios (each round runs every
+server once, one after the other, so a pair shares the machine's state):
+their median at most 1.00x; 0 heap allocations in the windows. Other C++
+servers (--files plain, --recv stream) are paired the same way, for
+comparison."""
 import os
 import statistics
 import sys
@@ -128,10 +130,12 @@ def main():
                 f"heap allocations in the windows: {'none' if al == 0 else 'SOME'}.")
     print()
     print("\n".join(verdict))
-    cxx = [r["files"] for k, v in res.items() if k[1] == "cxx" for r in v]
-    if cxx:
-        print(f"- The C++ server (default options) used direct descriptors and a "
-              f"registered ring fd in {cxx.count('direct')} of {len(cxx)} runs.")
+    for impl, what in (("cxx", "The C++ server (default options)"),
+                       ("cxx_stream", "The C++ server with --recv stream")):
+        files = [r["files"] for k, v in res.items() if k[1] == impl for r in v]
+        if files:
+            print(f"- {what} used direct descriptors and a registered ring fd in "
+                  f"{files.count('direct')} of {len(files)} runs.")
 
     import matplotlib
     matplotlib.use("Agg")

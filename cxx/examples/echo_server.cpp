@@ -7,7 +7,8 @@
 //   them), 256 SQ entries, 4096 CQ entries. Connections come from a
 //   multishot accept (accept_stream; the C server re-arms a single-shot
 //   accept: neither is in the measured steady state). One coroutine per
-//   connection with a 4 KiB buffer in its frame: recv -> send what came
+//   connection with (--recv single, the default) a 4 KiB buffer in its
+//   frame: recv -> send what came
 //   (until all of it is sent) -> recv again; close on EOF or error. The
 //   ring submits and waits in one io_uring_enter per turn of its loop and
 //   reaps CQEs in batches. Heap: the coroutine frames of a connection,
@@ -28,8 +29,15 @@
 //   stream, recv_buf.hpp: 1024 buffers of 4 KiB shared by the
 //   connections, each back in the pool once its bytes are sent). Not the C
 //   server's structure; scripts/bench-echo-insn measures it for
-//   comparison (on 6.1 it saves the kernel little and costs user space
-//   more). --recv single (the default): a recv per request.
+//   comparison (bench/results/echo-insn-2026-12-03-stream). The kernel
+//   reads ahead of what the server has sent back: a peer that sends and
+//   never reads fills the pool, and the other connections wait for
+//   buffers. --recv single (the default): a recv per request, and the
+//   socket's own buffer is all a peer can fill.
+//
+//   In either mode a send that waits for a peer that does not read is not
+//   stopped by a signal (only recvs are): the C server does not stop one
+//   either.
 //
 //   echo_server --port P [--addr 127.0.0.1] [--max-conns N] [--files fixed|plain]
 //               [--recv single|stream]
@@ -132,7 +140,9 @@ zcuring::task<void> serve_stream(zcuring::ring &r, zcuring::buf_pool &bufs, Conn
 {
 	auto in = bufs.receive(fd.get());
 	bool open = true;
-	while (open) {
+	// A stream hands out what it has queued before it looks at the token:
+	// a peer that never stops sending would never see the stop otherwise.
+	while (open && !st.stop_requested()) {
 		auto c = co_await in.next().stop_with(st);
 		if (!c)
 			break; // EOF, error or stop: close

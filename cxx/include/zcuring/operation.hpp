@@ -495,9 +495,10 @@ public:
 
 protected:
 	using op_control::op_control;
-	// Inline like the rest of an operation's path (the compiler may not,
-	// once a translation unit has many operations).
+	// Movable as op_control is (declared because the destructor is).
 	cancellable(cancellable &&) noexcept = default;
+	// Inline like the rest of an operation's path: GCC stopped inlining
+	// it once a translation unit held more kinds of awaitable.
 	[[gnu::always_inline]] ~cancellable() = default;
 };
 
