@@ -29,11 +29,12 @@
 //   stream, recv_buf.hpp: 1024 buffers of 4 KiB shared by the
 //   connections, each back in the pool once its bytes are sent). Not the C
 //   server's structure; scripts/bench-echo-insn measures it for
-//   comparison (bench/results/echo-insn-2026-12-03-stream). The kernel
-//   reads ahead of what the server has sent back: a peer that sends and
-//   never reads fills the pool, and the other connections wait for
-//   buffers. --recv single (the default): a recv per request, and the
-//   socket's own buffer is all a peer can fill.
+//   comparison (bench/results/echo-insn-2026-12-03-stream: cheaper than
+//   C at 1 connection, dearer at 8 and 64). The kernel reads ahead of
+//   what the server has sent back: a peer that sends and never reads
+//   fills the pool, and the other connections wait for buffers.
+//   --recv single (the default): a recv per request, and the socket's
+//   own buffer is all a peer can fill.
 //
 //   In either mode a send that waits for a peer that does not read is not
 //   stopped by a signal (only recvs are): the C server does not stop one
